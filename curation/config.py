@@ -1,0 +1,215 @@
+"""The typed config: built-in defaults, YAML or dict loading, CLI overrides, validation.
+
+Sections follow video2dataset's (subsampling, reading, storage, distribution) so its configs run
+unchanged; our extra keys sit beside them. Every problem becomes a ``ConfigError`` naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from curation.errors import ConfigError
+
+OutputFormat = Literal["webdataset", "parquet", "files", "dummy"]
+InputFormat = Literal[
+    "csv", "tsv", "tsv.gz", "csv.gz", "json", "jsonl", "parquet", "txt", "files",
+    "webdataset", "kinetics", "ssv2", "imagefolder",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ReadingConfig(_Section):
+    yt_args: dict[str, Any] = Field(default_factory=dict)
+    timeout: float = Field(60.0, gt=0, description="seconds; default for every external step")
+    sampler: Any = None
+    retries: int = Field(2, ge=0, description="extra attempts per sample for transient errors")
+    retry_backoff: float = Field(1.0, ge=0, description="seconds, doubled per attempt")
+    connect_timeout: float | None = Field(None, gt=0)
+    download_timeout: float | None = Field(None, gt=0, description="whole download, seconds")
+    ffprobe_timeout: float | None = Field(None, gt=0)
+    ffmpeg_timeout: float | None = Field(None, gt=0)
+    ytdlp_timeout: float | None = Field(None, gt=0)
+    max_download_bytes: int = Field(8 * 1024**3, gt=0)
+    allow_local_files: bool = True
+    downloader: Literal["auto", "http", "ytdlp"] = "auto"
+
+    def step_timeout(self, step: str) -> float:
+        value = getattr(self, f"{step}_timeout", None)
+        return float(value if value is not None else self.timeout)
+
+
+class StorageConfig(_Section):
+    number_sample_per_shard: int = Field(1000, gt=0)
+    oom_shard_count: int = Field(5, ge=1, le=12)
+    captions_are_subtitles: bool = False
+
+
+class DistributionConfig(_Section):
+    processes_count: int | None = Field(None, gt=0)
+    thread_count: int = Field(8, gt=0)
+    subjob_size: int = Field(1000, gt=0)
+    distributor: Literal["multiprocessing", "pyspark", "slurm", "slurm_worker"] = "multiprocessing"
+    distributor_args: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def processes(self) -> int:
+        return self.processes_count or os.cpu_count() or 1
+
+
+class EncodingConfig(_Section):
+    """Codec settings for re-encoded outputs; None leaves ffmpeg's (libx264's) defaults, as video2dataset."""
+
+    video_codec: str = "libx264"
+    crf: int | None = Field(None, ge=0, le=63)
+    preset: str | None = None
+    pix_fmt: str | None = None
+    audio_codec: str = "aac"
+    audio_bitrate: str | None = None
+    threads: int | None = Field(None, ge=0)
+
+
+class Config(_Section):
+    url_list: str | list[str] | None = None
+    output_folder: str = "dataset"
+    output_format: OutputFormat = "files"
+    input_format: InputFormat | None = None
+    encode_formats: dict[str, str] = Field(default_factory=lambda: {"video": "mp4"})
+    stage: Literal["download", "subset"] = "download"
+    url_col: str = "url"
+    caption_col: str | None = None
+    clip_col: str | None = None
+    key_col: str | None = None
+    save_additional_columns: list[str] | None = None
+    enable_wandb: bool = False
+    wandb_project: str = "video2dataset"
+    incremental_mode: Literal["incremental", "overwrite"] = "incremental"
+    max_shard_retry: int = Field(1, ge=0)
+    tmp_dir: str | None = None
+    media_dir: str | None = None
+    seed: int = 0
+    subsampling: dict[str, Any] = Field(default_factory=dict)
+    reading: ReadingConfig = Field(default_factory=ReadingConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    distribution: DistributionConfig = Field(default_factory=DistributionConfig)
+    encoding: EncodingConfig = Field(default_factory=EncodingConfig)
+
+    @field_validator("encode_formats")
+    @classmethod
+    def _known_modalities(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - {"video", "audio", "image"}
+        if unknown:
+            raise ValueError(f"unknown modality {sorted(unknown)[0]!r}; expected video, audio or image")
+        for ext in value.values():
+            if not ext or "." in ext or "/" in ext:
+                raise ValueError(f"extension {ext!r} must be a plain name like 'mp4'")
+        return value
+
+    @field_validator("subsampling", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @model_validator(mode="after")
+    def _subsamplers_known(self) -> Config:
+        from subsamplers import validate_subsampling
+
+        validate_subsampling(self.subsampling)
+        return self
+
+
+def _builtin_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("configs").iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(text: str, origin: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {origin}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {origin}: expected a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def load_config_source(config: str | Path | dict[str, Any] | None) -> dict[str, Any]:
+    """A built-in name, a YAML path or a dict → a plain dict (not yet validated)."""
+    if config is None:
+        return {}
+    if isinstance(config, dict):
+        return copy.deepcopy(config)
+    text = str(config)
+    path = Path(text).expanduser()
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"config: file not found: {text}")
+        return _read_yaml(path.read_text(encoding="utf-8"), text)
+    name = text.removesuffix(".yaml")
+    candidate = resources.files("configs").joinpath(f"{name}.yaml")
+    if not candidate.is_file():
+        raise ConfigError(f"config: {text!r} is neither a YAML file nor a built-in config ({', '.join(_builtin_names())})")
+    return _read_yaml(candidate.read_text(encoding="utf-8"), name)
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``extra`` over ``base``; mappings merge key by key, except ``subsampling`` which replaces."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "subsampling":
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """``reading.timeout=5`` style override into a nested dict."""
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: {part} is not a section")
+    node[parts[-1]] = value
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "config"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    got = first.get("input")
+    shown = "" if first["type"] in {"extra_forbidden", "missing"} or isinstance(got, dict) else f" (got {got!r})"
+    return f"config error: {where}: {message}{shown}"
+
+
+def build_config(config: str | Path | dict[str, Any] | None = "default", **overrides: Any) -> Config:
+    """Defaults ← config (name, path or dict) ← explicit overrides (None means 'not given')."""
+    data = load_config_source("default")
+    if config not in (None, "default"):
+        data = deep_merge(data, load_config_source(config))
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if "." in key:
+            set_dotted(data, key, value)
+        else:
+            data[key] = value
+    return validate_config(data)
+
+
+def validate_config(data: dict[str, Any]) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None

@@ -1,0 +1,94 @@
+"""ffprobe with a timeout: the one place that learns what a media file is."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+
+class ProbeError(Exception):
+    """The file is not readable media (or ffprobe timed out)."""
+
+
+@dataclass
+class ProbeInfo:
+    duration: float | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    video_codec: str | None
+    audio_codec: str | None
+    format_name: str | None
+    is_image: bool
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_codec is not None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+
+_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "gif", "tiff_pipe"}
+
+
+def _rate(text: str | None) -> float | None:
+    try:
+        value = float(Fraction(text)) if text else None
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value else None
+
+
+def probe(path: Path | str, timeout: float = 30.0) -> ProbeInfo:
+    """Run ffprobe on a local file; raise ProbeError with a one-line reason when it is not media."""
+    path = Path(path)
+    if not path.exists():
+        raise ProbeError(f"file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ProbeError("empty file (0 bytes)")
+    cmd = [
+        "ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+        "-i", f"file:{path.resolve()}",
+    ]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ProbeError(f"ffprobe timed out after {timeout:g}s") from exc
+    if proc.returncode != 0:
+        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ProbeError(f"not a media file: {message[-1] if message else 'ffprobe failed'}")
+    data = json.loads(proc.stdout or b"{}")
+    streams = data.get("streams", [])
+    fmt = data.get("format", {})
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None and audio is None:
+        raise ProbeError("no audio or video stream")
+    format_name = fmt.get("format_name")
+    is_image = bool(format_name in _IMAGE_FORMATS or (video and video.get("codec_name") in {"mjpeg", "png", "webp", "bmp"} and not audio and fmt.get("duration") in (None, "N/A")))
+    duration = _float(fmt.get("duration")) or (_float(video.get("duration")) if video else None)
+    return ProbeInfo(
+        duration=None if is_image else duration,
+        width=int(video["width"]) if video and video.get("width") else None,
+        height=int(video["height"]) if video and video.get("height") else None,
+        fps=_rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")) if video else None,
+        video_codec=video.get("codec_name") if video else None,
+        audio_codec=audio.get("codec_name") if audio else None,
+        format_name=format_name,
+        is_image=is_image,
+        raw=data,
+    )
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
