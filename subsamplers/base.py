@@ -52,7 +52,7 @@ class SampleInput:
     path: Path
     probe: ProbeInfo
     metadata: dict[str, Any]
-    clips: list[tuple[float, float]] | None = None
+    clips: Any = None  # raw value of the table's clip column, parsed by ClippingSubsampler
     tmp_dir: Path = Path("/tmp")
 
 
