@@ -1,0 +1,110 @@
+"""Run one command and measure its whole process tree: wall, user+sys CPU, peak summed RSS.
+
+Why not ``/usr/bin/time -v``: its max RSS is that of the single largest process, while a pipeline
+with worker processes and ffmpeg children costs the SUM of their memory. So we sample the tree with
+psutil every 0.2 s and reap the root with ``os.wait4``, whose rusage includes every descendant the
+tree itself reaped (workers, ffmpeg children): the CPU cost of the whole job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+SAMPLE_INTERVAL = 0.2
+
+
+@dataclass
+class Measurement:
+    """What one measured command cost."""
+
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    returncode: int
+    timed_out: bool
+    log: Path
+
+    def tail(self, lines: int = 15) -> str:
+        """The last lines of the command's combined stdout/stderr, for error reports."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _tree_rss(root: psutil.Process) -> int:
+    """Summed RSS in bytes of ``root`` and all its live descendants (vanished ones are skipped)."""
+    total = 0
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill the process group we created for the command (it runs in its own session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def run_measured(
+    cmd: Sequence[str | os.PathLike[str]],
+    log: Path,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Measurement:
+    """Run ``cmd`` (no shell), logging its output to ``log``; kill its whole group after ``timeout``."""
+    import subprocess
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    argv = [str(c) for c in cmd]
+    with log.open("wb") as out:
+        out.write(("$ " + " ".join(argv) + "\n").encode())
+        out.flush()
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, cwd=cwd, start_new_session=True,
+        )
+        root = psutil.Process(proc.pid)
+        peak = 0
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid == proc.pid:
+                break
+            peak = max(peak, _tree_rss(root))
+            if time.monotonic() - start > timeout:
+                timed_out = True
+                _kill_tree(proc.pid)
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(SAMPLE_INTERVAL)
+        wall = time.monotonic() - start
+        # The root is reaped; stray grandchildren still in its group must not outlive the measurement.
+        _kill_tree(proc.pid)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Measurement(
+        wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=peak / 2**20,
+        returncode=proc.returncode,
+        timed_out=timed_out,
+        log=log,
+    )

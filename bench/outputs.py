@@ -1,0 +1,101 @@
+"""Count what each tool produced, so a fast run that silently dropped samples cannot look good."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+MEDIA_EXTS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
+
+
+def _member_key(name: str) -> tuple[str, str]:
+    """Split a webdataset member name into (key, extension) the way webdataset does (first dot)."""
+    base = name.rsplit("/", 1)[-1]
+    stem, _, ext = base.partition(".")
+    prefix = name[: len(name) - len(base)]
+    return prefix + stem, "." + ext
+
+
+def tar_video_counts(folder: Path) -> tuple[int, int]:
+    """(samples with a non-empty video member, shards) over every ``*.tar`` in ``folder``."""
+    samples = 0
+    shards = sorted(folder.glob("*.tar"))
+    for shard in shards:
+        try:
+            with tarfile.open(shard) as tar:
+                for member in tar:
+                    _, ext = _member_key(member.name)
+                    if member.isfile() and ext in MEDIA_EXTS and member.size > 0:
+                        samples += 1
+        except (tarfile.TarError, OSError):
+            continue
+    return samples, len(shards)
+
+
+def stats_counts(folder: Path) -> dict[str, int]:
+    """Sum the per-shard ``*_stats.json`` counters both tools write (successes, failures, ...)."""
+    totals: dict[str, int] = {}
+    for path in sorted(folder.glob("*_stats.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for key, value in data.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def stats_errors(folder: Path, limit: int = 5) -> list[str]:
+    """The most common failure messages recorded in stats files (both tools' schemas)."""
+    counts: dict[str, int] = {}
+    for path in sorted(folder.glob("*_stats.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        errors = data.get("status_dict") or data.get("errors") or {}
+        if isinstance(errors, dict):
+            for message, n in errors.items():
+                if message != "success" and isinstance(n, int):
+                    counts[message] = counts.get(message, 0) + n
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:limit]
+    return [f"{n}x {message[:200]}" for message, n in ranked]
+
+
+def file_count(folder: Path, pattern: str = "*.mp4") -> int:
+    """Non-empty output files of the bare-ffmpeg baseline."""
+    return sum(1 for p in folder.glob(pattern) if p.stat().st_size > 0)
+
+
+def extract_videos(folder: Path, dest: Path) -> list[Path]:
+    """Unpack the video members of every shard in ``folder`` into ``dest`` (for the reprocess baseline)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for shard in sorted(folder.glob("*.tar")):
+        with tarfile.open(shard) as tar:
+            for member in tar:
+                key, ext = _member_key(member.name)
+                if not (member.isfile() and ext in MEDIA_EXTS and member.size > 0):
+                    continue
+                source = tar.extractfile(member)
+                if source is None:
+                    continue
+                out = dest / f"{shard.stem}_{key.replace('/', '_')}{ext}"
+                out.write_bytes(source.read())
+                written.append(out)
+    return written
+
+
+def probe_duration(path: Path, timeout: float = 60.0) -> float:
+    """Container duration in seconds by ffprobe (0.0 if it cannot be read)."""
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, timeout=timeout,
+    )
+    try:
+        return float(done.stdout.strip())
+    except ValueError:
+        return 0.0
