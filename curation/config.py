@@ -60,6 +60,7 @@ class DistributionConfig(_Section):
     subjob_size: int = Field(1000, gt=0)
     distributor: Literal["multiprocessing", "pyspark", "slurm", "slurm_worker"] = "multiprocessing"
     distributor_args: dict[str, Any] = Field(default_factory=dict)
+    ffmpeg_concurrency: int = Field(1, gt=0, description="transcodes at once per worker process")
 
     @property
     def processes(self) -> int:

@@ -1,0 +1,91 @@
+"""One `curate run`: config → plan → pending shards → distributor → summary."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curation.config import Config, build_config
+from curation.errors import UserError
+from curation.plan import PLAN_DIR, Plan, make_plan
+from curation.progress import Progress
+from curation.stats import read_all_stats, stats_path, summarize
+
+
+class ShardsFailedError(Exception):
+    """Some shards still failed after every retry; running again resumes them."""
+
+
+@dataclass
+class RunSummary:
+    output_folder: str
+    shards_total: int
+    shards_done: int
+    shards_failed: list[int] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+
+
+_OUR_ENTRY = re.compile(r"^(\.)?\d+(\.tar|\.parquet|_stats\.json)?(\..*\.tmp-\d+|\.tmp-\d+)?$")
+
+
+def clear_outputs(folder: Path) -> None:
+    """``incremental_mode: overwrite``: remove what earlier runs wrote here, and nothing else."""
+    if not folder.exists():
+        return
+    for entry in folder.iterdir():
+        if entry.name in (PLAN_DIR, "_tmp") or _OUR_ENTRY.match(entry.name) or ".tmp-" in entry.name:
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
+def remove_stale_temps(folder: Path) -> None:
+    """Temp files of a killed run: never counted as done, removed before the shards are redone."""
+    for entry in folder.glob(".*.tmp-*"):
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    shutil.rmtree(folder / "_tmp", ignore_errors=True)
+
+
+def pending_shards(plan: Plan, folder: Path) -> list[int]:
+    return [s for s in plan.shard_ids if not stats_path(folder, plan.shard_name(s)).exists()]
+
+
+def run(config: Config | str | dict[str, Any] | None = "default", quiet: bool | None = None, **overrides: Any) -> RunSummary:
+    """Run (or resume) a curation job; raise ShardsFailedError if shards remain unfinished."""
+    if not isinstance(config, Config):
+        config = build_config(config, **overrides)
+    folder = Path(config.output_folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"output_folder: {folder} exists and is not a directory")
+    folder.mkdir(parents=True, exist_ok=True)
+    if config.incremental_mode == "overwrite":
+        clear_outputs(folder)
+    remove_stale_temps(folder)
+    plan = make_plan(config)
+    pending = pending_shards(plan, folder)
+    progress = Progress(total=len(plan.shard_ids), done=len(plan.shard_ids) - len(pending), quiet=quiet)
+    from distributors import get_distributor
+
+    try:
+        outcomes = get_distributor(config.distribution.distributor)(config).run(pending, progress.update) if pending else []
+    finally:
+        progress.close()
+    failed = [o.shard_id for o in outcomes if not o.ok]
+    shutil.rmtree(folder / "_tmp", ignore_errors=True)
+    totals = summarize(read_all_stats(folder))
+    summary = RunSummary(str(folder), len(plan.shard_ids), len(plan.shard_ids) - len(pending_shards(plan, folder)), failed, totals)
+    if config.enable_wandb:
+        from curation.wandb_log import log_run
+
+        log_run(config, summary)
+    if failed:
+        errors = "; ".join(f"shard {o.shard_id}: {o.error}" for o in outcomes if not o.ok)
+        raise ShardsFailedError(f"{len(failed)} shard(s) failed after {config.max_shard_retry + 1} attempt(s) ({errors}); run the same command again to resume")
+    return summary

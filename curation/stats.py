@@ -1,0 +1,81 @@
+"""Per-shard statistics; ``NNNNN_stats.json`` is written last and is the only "done" marker.
+
+The keys are a superset of video2dataset's, so its users' scripts keep working.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curation.fsutil import atomic_write_json, read_json
+
+SUCCESS = "success"
+FAILED_TO_DOWNLOAD = "failed_to_download"
+FAILED_TO_SUBSAMPLE = "failed_to_subsample"
+STATUSES = (SUCCESS, FAILED_TO_DOWNLOAD, FAILED_TO_SUBSAMPLE)
+
+
+def stats_path(folder: Path, shard_name: str) -> Path:
+    return folder / f"{shard_name}_stats.json"
+
+
+@dataclass
+class ShardStats:
+    shard: str
+    count: int = 0
+    successes: int = 0
+    failed_to_download: int = 0
+    failed_to_subsample: int = 0
+    outputs_written: int = 0
+    bytes_downloaded: int = 0
+    bytes_written: int = 0
+    video_seconds_in: float = 0.0
+    video_seconds_out: float = 0.0
+    start_time: float = field(default_factory=time.time)
+    end_time: float = 0.0
+    duration: float = 0.0
+    attempt: int = 1
+    status_dict: Counter[str] = field(default_factory=Counter)  # "success" or the error message → count
+
+    def record(self, status: str, error: str | None) -> None:
+        self.count += 1
+        if status == SUCCESS:
+            self.successes += 1
+        elif status == FAILED_TO_DOWNLOAD:
+            self.failed_to_download += 1
+        else:
+            self.failed_to_subsample += 1
+        self.status_dict[error[:200] if error else status] += 1
+
+    def finish(self) -> None:
+        self.end_time = time.time()
+        self.duration = self.end_time - self.start_time
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status_dict"] = dict(self.status_dict)
+        return data
+
+    def write(self, folder: Path) -> None:
+        atomic_write_json(stats_path(folder, self.shard), self.to_dict())
+
+
+def read_all_stats(folder: Path) -> list[dict[str, Any]]:
+    return [read_json(p) for p in sorted(folder.glob("*_stats.json"))]
+
+
+def summarize(stats: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals over shards (the numbers `curate stats` and the run summary show)."""
+    total: dict[str, Any] = {"shards": len(stats)}
+    for key in ("count", "successes", "failed_to_download", "failed_to_subsample", "outputs_written",
+                "bytes_downloaded", "bytes_written", "video_seconds_in", "video_seconds_out"):
+        total[key] = sum(s.get(key, 0) for s in stats)
+    errors: Counter[str] = Counter()
+    for s in stats:
+        errors.update({k: v for k, v in s.get("status_dict", {}).items() if k != SUCCESS})
+    total["top_errors"] = errors.most_common(10)
+    return total

@@ -1,0 +1,183 @@
+"""process_shard(shard_id): the per-sample loop of one shard, the same for every engine.
+
+Downloads run in ``thread_count`` threads; transcodes (ffmpeg children) are limited per process;
+at most ``2 × thread_count`` samples are in flight, each held as temp files on disk, so memory does
+not grow with video size or shard size. Samples are written in input order, so the output does not
+depend on timing. The stats file is written last: it is the shard's only "done" marker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from curation.config import Config
+from curation.plan import DATASET_FORMATS, KEY_COLUMN, load_plan
+from curation.probe import ProbeError, probe
+from curation.sources import FetchError, fetch
+from curation.stats import FAILED_TO_DOWNLOAD, FAILED_TO_SUBSAMPLE, SUCCESS, ShardStats, stats_path
+from curation.writers import SampleRecord, make_writer
+from subsamplers import build_subsamplers
+from subsamplers.base import SampleInput, SubsamplerError
+from subsamplers.ffmpeg_plan import transform
+
+log = logging.getLogger("curation.worker")
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class SampleResult:
+    status: str
+    error: str | None = None
+    records: list[SampleRecord] = field(default_factory=list)
+    bytes_in: int = 0
+    seconds_in: float = 0.0
+    seconds_out: float = 0.0
+    work_dir: Path | None = None
+
+
+def bounded_ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
+    """Like ``pool.map`` but with at most ``window`` items submitted and not yet consumed."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+class ShardProcessor:
+    """Everything one shard needs, built once per shard attempt."""
+
+    def __init__(self, config: Config, shard_id: int, attempt: int = 1) -> None:
+        self.config = config
+        self.folder = Path(config.output_folder)
+        self.plan = load_plan(self.folder)
+        self.shard_id = shard_id
+        self.name = self.plan.shard_name(shard_id)
+        self.attempt = attempt
+        _, self.chain = build_subsamplers(config.subsampling)
+        base_tmp = Path(config.tmp_dir) if config.tmp_dir else self.folder / "_tmp"
+        self.tmp_root = base_tmp / f"{self.name}-{os.getpid()}-{threading.get_ident()}"
+        self.transcode_slots = threading.Semaphore(config.distribution.ffmpeg_concurrency)
+        self.saved_columns = self._saved_columns()
+
+    def _saved_columns(self) -> list[str]:
+        if self.config.save_additional_columns is not None:
+            return list(self.config.save_additional_columns)
+        if self.config.input_format in DATASET_FORMATS:
+            schema_names = self.plan.read_shard(self.shard_id).column_names
+            core = {self.config.url_col, self.config.caption_col, self.config.clip_col, KEY_COLUMN, "key"}
+            return [n for n in schema_names if n not in core]
+        return []
+
+    def base_meta(self, row: dict[str, Any]) -> dict[str, Any]:
+        meta: dict[str, Any] = {"url": row.get(self.config.url_col)}
+        if self.config.caption_col:
+            meta["caption"] = row.get(self.config.caption_col)
+        for column in self.saved_columns:
+            meta[column] = row.get(column)
+        return meta
+
+    def run(self) -> dict[str, Any]:
+        rows = self.plan.read_shard(self.shard_id).to_pylist()
+        writer = make_writer(self.config.output_format, self.folder, self.name, self.config.encode_formats)
+        stats = ShardStats(shard=self.name, attempt=self.attempt)
+        threads = self.config.distribution.thread_count
+        try:
+            with ThreadPoolExecutor(threads, thread_name_prefix=f"shard{self.name}") as pool:
+                for row, result in bounded_ordered_map(pool, self._process_row, rows, window=2 * threads):
+                    try:
+                        self._write(writer, row, result, stats)
+                    finally:
+                        if result.work_dir is not None:
+                            shutil.rmtree(result.work_dir, ignore_errors=True)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            shutil.rmtree(self.tmp_root, ignore_errors=True)
+        stats.bytes_written = writer.bytes_written
+        stats.finish()
+        stats.write(self.folder)
+        return stats.to_dict()
+
+    def _process_row(self, row: dict[str, Any]) -> tuple[dict[str, Any], SampleResult]:
+        return row, self.process_sample(row)
+
+    def process_sample(self, row: dict[str, Any]) -> SampleResult:
+        key = row[KEY_COLUMN]
+        work_dir = self.tmp_root / key
+        work_dir.mkdir(parents=True, exist_ok=True)
+        url = row.get(self.config.url_col)
+        try:
+            if not isinstance(url, str) or not url.strip():
+                raise FetchError("empty url")
+            fetched = fetch(url.strip(), work_dir, self.config.reading)
+        except FetchError as exc:
+            return SampleResult(FAILED_TO_DOWNLOAD, str(exc), work_dir=work_dir)
+        result = SampleResult(SUCCESS, bytes_in=fetched.size, work_dir=work_dir)
+        try:
+            info = probe(fetched.path, timeout=self.config.reading.step_timeout("ffprobe"))
+            result.seconds_in = info.duration or 0.0
+            sample = SampleInput(key=key, path=fetched.path, probe=info, metadata=self.base_meta(row),
+                                 clips=row.get(self.config.clip_col) if self.config.clip_col else None, tmp_dir=work_dir)
+            with self.transcode_slots:
+                outputs = transform(sample, self.chain, self.config)
+        except (ProbeError, SubsamplerError) as exc:
+            return SampleResult(FAILED_TO_SUBSAMPLE, str(exc), bytes_in=fetched.size, work_dir=work_dir)
+        except Exception as exc:  # a bug or an unexpected input costs this sample, not the shard
+            log.exception("sample %s failed", key)
+            return SampleResult(FAILED_TO_SUBSAMPLE, f"internal error: {type(exc).__name__}: {exc}", bytes_in=fetched.size, work_dir=work_dir)
+        for output in outputs:
+            result.records.append(SampleRecord(key=output.key, meta=output.metadata, media=output.media))
+            result.seconds_out += _output_seconds(output.metadata, info.duration)
+        return result
+
+    def _write(self, writer: Any, row: dict[str, Any], result: SampleResult, stats: ShardStats) -> None:
+        key = row[KEY_COLUMN]
+        caption = row.get(self.config.caption_col) if self.config.caption_col else None
+        caption = None if caption is None else str(caption)
+        base = self.base_meta(row)
+        stats.record(result.status, None if result.status == SUCCESS else result.error)
+        stats.bytes_downloaded += result.bytes_in
+        stats.video_seconds_in += result.seconds_in
+        if result.status != SUCCESS:
+            writer.write(SampleRecord(key=key, meta=dict(base, status=result.status, error_message=result.error), caption=caption))
+            return
+        stats.video_seconds_out += result.seconds_out
+        for record in result.records:
+            meta = dict(base, status=SUCCESS, error_message=None)
+            meta.update(record.meta)
+            writer.write(SampleRecord(key=record.key, meta=meta, media=record.media, caption=caption))
+            stats.outputs_written += 1
+
+
+def _output_seconds(meta: dict[str, Any], source_seconds: float | None) -> float:
+    clips = meta.get("clips")
+    if isinstance(clips, list) and len(clips) == 1 and isinstance(clips[0], (list, tuple)):
+        return float(clips[0][1]) - float(clips[0][0])
+    return float(source_seconds or 0.0)
+
+
+def process_shard(shard_id: int, config: Config, attempt: int = 1) -> dict[str, Any]:
+    """Process one shard end to end (idempotent: a finished shard is left alone)."""
+    folder = Path(config.output_folder)
+    processor = ShardProcessor(config, shard_id, attempt)
+    done = stats_path(folder, processor.name)
+    if done.exists():
+        from curation.fsutil import read_json
+
+        return read_json(done)
+    return processor.run()
