@@ -50,7 +50,7 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     if not numbered:
         raise TableError(f"kinetics: {path}: empty annotation file")
     first = [cell.strip().lower() for cell in numbered[0][1]]
-    if "youtube_id" in first:
+    if set(first) & set(COLUMNS):  # a header row names at least one known column
         names, numbered = first, numbered[1:]
         missing = [c for c in REQUIRED if c not in names]
         if missing:

@@ -1,0 +1,204 @@
+"""ClassSubsetSubsampler: exact N per class, K classes, deterministic, usable rows only, reports."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curation.errors import ConfigError, UserError
+from subsamplers import build_subsamplers, validate_subsampling
+from subsamplers.class_subset import ClassSubsetSubsampler
+from tests.support.datasets import KINETICS_EMPTY, KINETICS_MISSING, make_kinetics
+
+
+def subset(table: pa.Table, folder: Path, **args: Any) -> pa.Table:
+    (sub,), _ = build_subsamplers({"ClassSubsetSubsampler": {"args": args}})
+    assert isinstance(sub, ClassSubsetSubsampler)
+    return sub.apply(table, folder)
+
+
+def remote_table(counts: dict[str, int], splits: tuple[str, ...] = ("train",)) -> pa.Table:
+    """``counts[label]`` rows per label and split, with http URLs (never checked on disk)."""
+    rows = [
+        {"url": f"https://example.org/{label}/{split}/{i}.mp4", "key": f"{label}_{split}_{i}", "label": label, "split": split}
+        for label, n in counts.items() for split in splits for i in range(n)
+    ]
+    return pa.Table.from_pylist(rows)
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def per_label(table: pa.Table) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for label in table["label"].to_pylist():
+        out[label] = out.get(label, 0) + 1
+    return out
+
+
+def test_exact_n_per_class_and_first_k_classes_in_sorted_order(tmp_path: Path) -> None:
+    table = remote_table({"e": 10, "b": 10, "d": 10, "a": 10, "c": 10})
+    out = subset(table, tmp_path, samples_per_class=4, num_classes=3)
+    assert per_label(out) == {"a": 4, "b": 4, "c": 4}
+    classes = read_json(tmp_path / "classes.json")
+    assert classes["classes"] == {"a": 0, "b": 1, "c": 2} and classes["num_classes"] == 3
+    assert out["class_index"].to_pylist() == [classes["classes"][label] for label in out["label"].to_pylist()]
+    assert len(set(out["key"].to_pylist())) == out.num_rows
+
+
+def test_shortfall_keep_takes_what_there_is_and_records_it(tmp_path: Path) -> None:
+    out = subset(remote_table({"a": 6, "b": 2}), tmp_path, samples_per_class=4)
+    assert per_label(out) == {"a": 4, "b": 2}
+    report = read_json(tmp_path / "subset_report.json")
+    assert report["per_class"]["b"]["status"] == "short"
+    assert report["per_class"]["b"]["splits"]["all"] == {"available": 2, "chosen": 2, "shortfall": 2}
+    assert report["per_class"]["a"]["splits"]["all"] == {"available": 6, "chosen": 4, "shortfall": 0}
+
+
+def test_shortfall_drop_class_takes_the_next_class_to_reach_k(tmp_path: Path) -> None:
+    out = subset(remote_table({"a": 5, "b": 1, "c": 5, "d": 5}), tmp_path, samples_per_class=3, num_classes=3, shortfall="drop_class")
+    assert per_label(out) == {"a": 3, "c": 3, "d": 3}
+    report = read_json(tmp_path / "subset_report.json")
+    assert report["per_class"]["b"]["status"] == "dropped" and report["per_class"]["b"]["index"] is None
+    assert read_json(tmp_path / "classes.json")["classes"] == {"a": 0, "c": 1, "d": 2}
+
+
+def test_fewer_classes_than_k_is_recorded(tmp_path: Path) -> None:
+    subset(remote_table({"a": 2, "b": 2}), tmp_path, samples_per_class=2, num_classes=5)
+    report = read_json(tmp_path / "subset_report.json")
+    assert (report["classes_wanted"], report["classes_chosen"], report["classes_shortfall"]) == (5, 2, 3)
+
+
+def test_shortfall_error_is_a_one_line_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError) as info:
+        subset(remote_table({"a": 5, "b": 1}), tmp_path, samples_per_class=3, shortfall="error")
+    message = str(info.value)
+    assert "'b'" in message and "\n" not in message
+    with pytest.raises(UserError, match="usable classes"):
+        subset(remote_table({"a": 5}), tmp_path, samples_per_class=3, num_classes=2, shortfall="error")
+
+
+@pytest.mark.parametrize("strategy", ["random", "first"])
+def test_same_subset_whatever_the_row_order(tmp_path: Path, strategy: str) -> None:
+    table = remote_table({"a": 20, "b": 15, "c": 9}, splits=("train", "val"))
+    reference = subset(table, tmp_path / "ref", samples_per_class=5, num_classes=2, seed=7, strategy=strategy, split_col="split")
+    rows = table.to_pylist()
+    for attempt in range(3):
+        random.Random(attempt).shuffle(rows)
+        shuffled = pa.Table.from_batches(pa.Table.from_pylist(rows).to_batches(max_chunksize=7))  # several chunks too
+        folder = tmp_path / f"shuffled{attempt}"
+        out = subset(shuffled, folder, samples_per_class=5, num_classes=2, seed=7, strategy=strategy, split_col="split")
+        assert out.to_pylist() == reference.to_pylist()
+        for name in ("classes.json", "subset_report.json"):
+            assert (folder / name).read_bytes() == (tmp_path / "ref" / name).read_bytes()
+
+
+def test_seed_changes_the_random_choice_and_first_takes_sorted_keys(tmp_path: Path) -> None:
+    table = remote_table({"a": 40})
+    keys = {seed: set(subset(table, tmp_path, samples_per_class=5, seed=seed)["key"].to_pylist()) for seed in (0, 1)}
+    assert keys[0] != keys[1]
+    first = subset(table, tmp_path, samples_per_class=5, strategy="first")["key"].to_pylist()
+    assert first == sorted(table["key"].to_pylist())[:5]
+
+
+def test_missing_and_empty_files_are_excluded_before_sampling_and_never_padded(tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "good.mp4").write_bytes(b"video")
+    (media / "empty.mp4").write_bytes(b"")
+    rows = [
+        {"url": str(media / "good.mp4"), "key": "good", "label": "a"},
+        {"url": str(media / "empty.mp4"), "key": "empty", "label": "a"},
+        {"url": str(media / "gone.mp4"), "key": "gone", "label": "a"},
+        {"url": f"file://{media / 'gone2.mp4'}", "key": "gone2", "label": "a"},
+        {"url": "https://example.org/remote.mp4", "key": "remote", "label": "a"},  # not checked
+    ]
+    out = subset(pa.Table.from_pylist(rows), tmp_path / "out", samples_per_class=4)
+    assert sorted(out["key"].to_pylist()) == ["good", "remote"]
+    report = read_json(tmp_path / "out" / "subset_report.json")
+    assert report["excluded"]["counts"] == {"empty file": 1, "missing file": 2}
+    assert {(e["id"], e["reason"]) for e in report["excluded"]["rows"]} == {
+        ("empty", "empty file"), ("gone", "missing file"), ("gone2", "missing file")}
+    assert report["per_class"]["a"]["splits"]["all"] == {"available": 2, "chosen": 2, "shortfall": 2}
+
+
+def test_duplicate_rows_are_sampled_once(tmp_path: Path) -> None:
+    rows = remote_table({"a": 3}).to_pylist()
+    out = subset(pa.Table.from_pylist(rows + rows[:2]), tmp_path, samples_per_class=10)
+    assert sorted(out["key"].to_pylist()) == sorted(r["key"] for r in rows)
+    assert read_json(tmp_path / "subset_report.json")["excluded"]["counts"] == {"duplicate row": 2}
+
+
+def test_classes_are_chosen_once_for_every_split_and_samples_stay_in_their_split(tmp_path: Path) -> None:
+    rows = remote_table({"a": 6, "b": 6, "c": 6}, splits=("train",)).to_pylist()
+    rows += remote_table({"a": 3, "c": 3, "d": 3}, splits=("val",)).to_pylist()  # b absent from val
+    table = pa.Table.from_pylist(rows)
+    out = subset(table, tmp_path, samples_per_class=4, samples_per_split={"val": 2}, num_classes=2, split_col="split")
+    split_of = {r["key"]: r["split"] for r in rows}
+    assert all(split_of[r["key"]] == r["split"] for r in out.to_pylist())
+    assert sorted((r["split"], r["label"]) for r in out.to_pylist()) == sorted(
+        [("train", "a")] * 4 + [("train", "b")] * 4 + [("val", "a")] * 2)
+    classes = read_json(tmp_path / "classes.json")
+    assert classes["classes"] == {"a": 0, "b": 1}
+    assert classes["counts"] == {"a": {"train": 4, "val": 2}, "b": {"train": 4, "val": 0}}
+    assert read_json(tmp_path / "subset_report.json")["per_class"]["b"]["splits"]["val"]["shortfall"] == 2
+
+
+def test_labels_are_kept_verbatim_in_json_and_parquet(tmp_path: Path) -> None:
+    labels = ['juggling, balls', 'say "cheese"', "massaging person's head (gently)", "Abseiling", "abseiling", "café ☕"]
+    out = subset(remote_table(dict.fromkeys(labels, 2)), tmp_path, samples_per_class=1)
+    classes = read_json(tmp_path / "classes.json")["classes"]
+    assert list(classes) == sorted(labels) and set(per_label(out)) == set(labels)
+    pq.write_table(out, tmp_path / "out.parquet")
+    assert set(pq.read_table(tmp_path / "out.parquet")["label"].to_pylist()) == set(labels)
+
+
+def test_classes_from_a_list_a_file_and_a_previous_classes_json(tmp_path: Path) -> None:
+    table = remote_table({"a": 3, "b": 3, "c": 3, "d d": 3})
+    out = subset(table, tmp_path / "list", samples_per_class=2, classes=["d d", "b", "zzz"])
+    assert per_label(out) == {"b": 2, "d d": 2}
+    report = read_json(tmp_path / "list" / "subset_report.json")
+    assert report["per_class"]["zzz"]["status"] == "empty" and report["classes_shortfall"] == 1
+    lines = tmp_path / "classes.txt"
+    lines.write_text("d d\r\nb\n\n", encoding="utf-8")
+    assert per_label(subset(table, tmp_path / "file", samples_per_class=2, classes=str(lines))) == {"b": 2, "d d": 2}
+    previous = tmp_path / "list" / "classes.json"
+    assert per_label(subset(table, tmp_path / "again", samples_per_class=2, classes=str(previous))) == {"b": 2, "d d": 2}
+
+
+def test_reports_are_written_atomically(tmp_path: Path) -> None:
+    subset(remote_table({"a": 2}), tmp_path, samples_per_class=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["classes.json", "subset_report.json"]
+
+
+def test_bad_arguments_and_columns_fail_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="num_classes or classes"):
+        validate_subsampling({"ClassSubsetSubsampler": {"args": {"samples_per_class": 2, "num_classes": 2, "classes": ["a"]}}})
+    with pytest.raises(ConfigError, match="samples_per_class"):
+        validate_subsampling({"ClassSubsetSubsampler": {"args": {"samples_per_class": 0}}})
+    with pytest.raises(ConfigError, match="unknown argument"):
+        validate_subsampling({"ClassSubsetSubsampler": {"args": {"samples_per_class": 1, "sampels": 2}}})
+    with pytest.raises(UserError, match="label_col 'category'"):
+        subset(remote_table({"a": 2}), tmp_path, samples_per_class=1, label_col="category")
+
+
+def test_kinetics_fixture_subset_reports_missing_and_empty_clips(tmp_path: Path) -> None:
+    from curation.datasets import load_dataset_table
+
+    csv_path, videos = make_kinetics(tmp_path / "k")
+    table = load_dataset_table("kinetics", str(csv_path), str(videos))
+    out = subset(table, tmp_path / "out", samples_per_class=2, split_col="split", samples_per_split={"val": 1})
+    report = read_json(tmp_path / "out" / "subset_report.json")
+    excluded = {e["id"]: e["reason"] for e in report["excluded"]["rows"]}
+    assert excluded == {KINETICS_MISSING: "missing file", KINETICS_EMPTY: "empty file"}
+    assert KINETICS_MISSING not in out["key"].to_pylist() and KINETICS_EMPTY not in out["key"].to_pylist()
+    assert per_label(out) == {"abseiling": 3, "air drumming": 3, "juggling, balls": 3,
+                              "massaging person's head": 3, "passing American football (in game)": 2}
+    assert report["per_class"]["passing American football (in game)"]["splits"]["val"]["shortfall"] == 1
