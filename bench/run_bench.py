@@ -202,19 +202,19 @@ def job_clip(ctx: Context, json_path: Path) -> None:
 
 
 def keyframe_adjusted_survivors(spans: list[list[float]], duration: float, min_length: float = 1.0) -> int:
-    """How many spans stay >= min_length when snapped inward to the 2 s keyframe grid.
+    """How many spans survive video2dataset's keyframe_adjusted rule on our 2 s keyframe grid.
 
-    Informational: a tool that snaps (video2dataset's keyframe_adjusted) may legitimately
-    produce this many clips instead of every span.
+    Its rule: snap each span inward to the keyframes inside it (the end of file counts as one)
+    and keep it if the snapped span is longer than min_length. Informational: a tool that snaps
+    may legitimately produce this many clips instead of one per span.
     """
     from media import GOP_SECONDS
 
-    keyframes = [k * GOP_SECONDS for k in range(int(duration // GOP_SECONDS) + 1)] + [duration]
+    keyframes = [float(k * GOP_SECONDS) for k in range(int(duration // GOP_SECONDS) + 1)] + [duration]
     kept = 0
     for start, end in spans:
-        s = min((k for k in keyframes if k >= start), default=end)
-        e = max((k for k in keyframes if k <= end), default=start)
-        kept += (e - s) >= min_length
+        inside = [k for k in keyframes if start <= k <= end]
+        kept += bool(inside) and max(inside) - min(inside) > min_length
     return kept
 
 
