@@ -63,12 +63,6 @@ RUN_FLAGS: list[tuple[str, Callable[[str], Any], str]] = [
     ("number_sample_per_shard", int, "shortcut for storage.number_sample_per_shard"),
     ("distributor", str, "shortcut for distribution.distributor"),
 ]
-SHORTCUTS = {
-    "processes_count": "distribution.processes_count",
-    "thread_count": "distribution.thread_count",
-    "number_sample_per_shard": "storage.number_sample_per_shard",
-    "distributor": "distribution.distributor",
-}
 
 
 def add_run_parser(subparsers: Any) -> None:
@@ -98,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name, _, _ in RUN_FLAGS:
         value = getattr(args, name)
         if name != "config" and value is not None:
-            overrides[SHORTCUTS.get(name, name)] = value
+            overrides[name] = value
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not key:

@@ -194,6 +194,16 @@ def format_validation_error(exc: ValidationError) -> str:
     return f"config error: {where}: {message}{shown}"
 
 
+# Flat names accepted by the CLI and the Python API for the most used nested keys.
+SHORTCUTS = {
+    "processes_count": "distribution.processes_count",
+    "thread_count": "distribution.thread_count",
+    "distributor": "distribution.distributor",
+    "number_sample_per_shard": "storage.number_sample_per_shard",
+    "timeout": "reading.timeout",
+}
+
+
 def build_config(config: str | Path | dict[str, Any] | None = "default", **overrides: Any) -> Config:
     """Defaults ← config (name, path or dict) ← explicit overrides (None means 'not given')."""
     data = load_config_source("default")
@@ -202,6 +212,7 @@ def build_config(config: str | Path | dict[str, Any] | None = "default", **overr
     for key, value in overrides.items():
         if value is None:
             continue
+        key = SHORTCUTS.get(key, key)
         if "." in key:
             set_dotted(data, key, value)
         else:

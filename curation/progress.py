@@ -1,53 +1,108 @@
-"""Run progress on the console: a live tqdm line on a terminal, plain periodic lines otherwise."""
+"""Run progress on the console: a live tqdm line on a terminal, plain periodic lines otherwise.
+
+Batch jobs (Slurm logs, CI, ``--quiet``) get timestamped lines that are readable with ``tail``:
+one at start, one at most every ``interval`` seconds as shards finish, one per failed shard
+attempt, and a final one. Rates count only this session's shards, so a resumed run's ETA is honest.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from distributors.base import ShardOutcome
 
+DEFAULT_INTERVAL = 30.0
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
 
 class Progress:
-    def __init__(self, total: int, done: int, quiet: bool | None = None) -> None:
+    def __init__(self, total: int, done: int, quiet: bool | None = None, interval: float = DEFAULT_INTERVAL) -> None:
         self.total = total
         self.done = done
+        self.done_at_start = done
         self.samples = 0
         self.failures = 0
         self.video_seconds = 0.0
+        self.bytes = 0
         self.failed_shards = 0
+        self.interval = interval
         self.started = time.monotonic()
+        self.last_line = self.started
         self.quiet = (not sys.stderr.isatty()) if quiet is None else quiet
         self.bar: Any = None
-        if not self.quiet:
+        if self.quiet:
+            self._line(f"{done}/{total} shards already done, {total - done} to run")
+        else:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=done, unit="shard", dynamic_ncols=True, file=sys.stderr)
 
+    def rates(self) -> dict[str, float]:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        return {
+            "samples/s": self.samples / elapsed,
+            "video-s/s": self.video_seconds / elapsed,
+            "MB/s": self.bytes / elapsed / 1e6,
+        }
+
+    def eta(self) -> float | None:
+        finished = self.done - self.done_at_start
+        if finished <= 0:
+            return None
+        return (time.monotonic() - self.started) / finished * max(self.total - self.done, 0)
+
     def update(self, outcome: ShardOutcome) -> None:
         if outcome.ok:
             self.done += 1
-            self.samples += outcome.stats.get("count", 0)
-            self.failures += outcome.stats.get("count", 0) - outcome.stats.get("successes", 0)
-            self.video_seconds += outcome.stats.get("video_seconds_in", 0.0)
+            stats = outcome.stats
+            self.samples += stats.get("count", 0)
+            self.failures += stats.get("count", 0) - stats.get("successes", 0)
+            self.video_seconds += stats.get("video_seconds_in", 0.0)
+            self.bytes += stats.get("bytes_downloaded", 0)
         else:
             self.failed_shards += 1
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        rates = {
-            "samples/s": f"{self.samples / elapsed:.2f}",
-            "video-s/s": f"{self.video_seconds / elapsed:.1f}",
-            "failed": self.failures,
-        }
         if self.bar is not None:
             if outcome.ok:
                 self.bar.update(1)
-            self.bar.set_postfix(rates, refresh=True)
-        else:
-            state = "done" if outcome.ok else f"failed (attempt {outcome.attempts}): {outcome.error}"
-            print(f"shard {outcome.shard_id} {state}; {self.done}/{self.total} shards, "
-                  + ", ".join(f"{k} {v}" for k, v in rates.items()), file=sys.stderr, flush=True)
+            postfix = {k: f"{v:.2f}" if k != "video-s/s" else f"{v:.1f}" for k, v in self.rates().items()}
+            postfix["failed"] = str(self.failures)
+            if self.failed_shards:
+                postfix["shard errors"] = str(self.failed_shards)
+            self.bar.set_postfix(postfix, refresh=True)
+            return
+        if not outcome.ok:
+            self._line(f"shard {outcome.shard_id} failed (attempt {outcome.attempts}): {outcome.error}")
+        elif time.monotonic() - self.last_line >= self.interval:
+            self._line(self.status())
+
+    def status(self) -> str:
+        pct = 100.0 * self.done / self.total if self.total else 100.0
+        r = self.rates()
+        text = (f"{self.done}/{self.total} shards ({pct:.1f}%), {self.samples} samples, "
+                f"{r['samples/s']:.2f} samples/s, {r['video-s/s']:.1f} video-s/s, {r['MB/s']:.2f} MB/s, "
+                f"{self.failures} failed samples")
+        if self.failed_shards:
+            text += f", {self.failed_shards} failed shard attempts"
+        return text + f", ETA {format_eta(self.eta())}"
+
+    def _line(self, text: str) -> None:
+        self.last_line = time.monotonic()
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"[{stamp}] curate: {text}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+        elif self.done > self.done_at_start or self.failed_shards:
+            elapsed = time.monotonic() - self.started
+            self._line(f"finished in {format_eta(elapsed)}: {self.status().rsplit(', ETA', 1)[0]}")

@@ -78,4 +78,22 @@ def summarize(stats: list[dict[str, Any]]) -> dict[str, Any]:
     for s in stats:
         errors.update({k: v for k, v in s.get("status_dict", {}).items() if k != SUCCESS})
     total["top_errors"] = errors.most_common(10)
+    total["shard_seconds"] = sum(s.get("duration", 0.0) for s in stats)
+    starts = [s["start_time"] for s in stats if s.get("start_time")]
+    ends = [s["end_time"] for s in stats if s.get("end_time")]
+    total["start_time"] = min(starts, default=None)
+    total["end_time"] = max(ends, default=None)
+    total["wall_seconds"] = wall_seconds(stats)
+    return total
+
+
+def wall_seconds(stats: list[dict[str, Any]]) -> float:
+    """Time during which at least one shard was running: a resumed run's idle gap is not counted."""
+    spans = sorted((s["start_time"], s["end_time"]) for s in stats if s.get("start_time") and s.get("end_time"))
+    total, covered_until = 0.0, float("-inf")
+    for start, end in spans:
+        start = max(start, covered_until)
+        if end > start:
+            total += end - start
+        covered_until = max(covered_until, end)
     return total

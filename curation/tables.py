@@ -80,7 +80,9 @@ def iter_table_batches(path: Path, fmt: str, batch_rows: int = BATCH_ROWS) -> It
             raise TableError(f"input_format: {fmt!r} is not a table format ({', '.join(TABLE_FORMATS)})")
     except TableError:
         raise
-    except (pa.ArrowInvalid, UnicodeDecodeError, json.JSONDecodeError, OSError, EOFError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
+        raise TableError(f"url_list: cannot read {path.name} as {fmt}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+    except (pa.ArrowInvalid, json.JSONDecodeError, OSError, EOFError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TableError(f"url_list: cannot read {path.name} as {fmt}: {reason}") from None
 

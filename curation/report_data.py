@@ -1,0 +1,245 @@
+"""The numbers behind ``report.html``: stats totals, per-sample media profiles, labels, errors.
+
+"In" profiles are the sources as ``video_metadata`` (FFProbeSubsampler) recorded them; without it,
+local source files of a bounded sample are probed. "Out" profiles come from ffprobe on a bounded,
+evenly spread sample of the written outputs (tar members are probed in place through ffmpeg's
+``subfile`` protocol, never extracted). Memory stays bounded on a 10M-sample run: per-sample data
+is capped, label counts are a Counter.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curation.media_fields import MediaProfile, from_probe_json, sample_profile
+from curation.run_state import RunState, overview
+from curation.shard_inspect import split_name
+
+MAX_PROFILE_ROWS = 200_000
+LABEL_CANDIDATES = ("label", "class", "category", "class_name", "label_name")
+SIDE_EXTS = {"json", "txt"}
+IN_FIELDS = ("video_metadata", "source_metadata")
+
+
+@dataclass
+class ErrorRow:
+    kind: str  # failed_to_download | failed_to_subsample | "?" when no metadata names it
+    message: str
+    count: int
+
+
+@dataclass
+class ReportData:
+    state: RunState
+    overview: dict[str, Any]
+    label_col: str | None = None
+    labels: Counter[str] = field(default_factory=Counter)
+    profiles_in: list[MediaProfile] = field(default_factory=list)
+    profiles_out: list[MediaProfile] = field(default_factory=list)
+    in_source: str = ""
+    out_source: str = ""
+    errors: list[ErrorRow] = field(default_factory=list)
+
+
+@dataclass
+class _Row:
+    shard: str
+    key: str
+    status: str
+    url: Any
+    meta: dict[str, Any]
+
+
+def ffprobe_profile(target: str, timeout: float = 30.0) -> MediaProfile:
+    """Probe a path or ffmpeg URL (e.g. ``subfile,,start,..``); an empty profile when it fails."""
+    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-i", target]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except (subprocess.TimeoutExpired, OSError):
+        return MediaProfile()
+    if proc.returncode != 0:
+        return MediaProfile()
+    try:
+        return from_probe_json(json.loads(proc.stdout or b"{}"))
+    except ValueError:
+        return MediaProfile()
+
+
+def _metadata_rows(state: RunState, label_col: str | None, per_shard: int) -> Iterator[tuple[_Row, bool]]:
+    """Rows of each finished shard's metadata parquet (only the columns the report needs).
+
+    Yields (row, keep): ``keep`` is False past the per-shard cap, where only labels and errors count.
+    """
+    import pyarrow.parquet as pq
+
+    wanted = {"key", "status", "error_message", "url", "clips", "duration", "width", "height", "fps", *IN_FIELDS}
+    if label_col:
+        wanted.add(label_col)
+    for shard in state.done:
+        path = state.folder / f"{shard}.parquet"
+        if not path.is_file():
+            continue
+        try:
+            parquet = pq.ParquetFile(path)
+            columns = [n for n in parquet.schema_arrow.names if n in wanted]
+            kept = 0
+            for batch in parquet.iter_batches(batch_size=1024, columns=columns):
+                for meta in batch.to_pylist():
+                    kept += 1
+                    row = _Row(shard, str(meta.get("key")), str(meta.get("status") or "?"), meta.get("url"), meta)
+                    yield row, kept <= per_shard
+        except OSError:
+            continue
+
+
+def detect_label_col(state: RunState) -> str | None:
+    """``classes.json``'s label column when a class subset ran, else a usual name present in the metadata."""
+    classes = state.folder / "classes.json"
+    if classes.is_file():
+        try:
+            col = json.loads(classes.read_text(encoding="utf-8")).get("label_col")
+            if isinstance(col, str):
+                return col
+        except (OSError, ValueError, AttributeError):
+            pass
+    import pyarrow.parquet as pq
+
+    for shard in state.done:
+        path = state.folder / f"{shard}.parquet"
+        if path.is_file():
+            try:
+                names = pq.ParquetFile(path).schema_arrow.names
+            except OSError:
+                continue
+            return next((c for c in LABEL_CANDIDATES if c in names), None)
+    return None
+
+
+def _spread(items: list[Any], count: int) -> list[Any]:
+    """``count`` items evenly spread over ``items`` (all of them when there are fewer)."""
+    if len(items) <= count:
+        return items
+    return [items[int(i * len(items) / count)] for i in range(count)]
+
+
+def _tar_members(path: Path) -> dict[str, tuple[int, int]]:
+    """key → (data offset, size) of each sample's media member, read from tar headers only."""
+    found: dict[str, tuple[int, int]] = {}
+    try:
+        with tarfile.open(path, "r:") as tar:
+            for member in tar:
+                key, ext = split_name(member.name)
+                if member.isfile() and ext not in SIDE_EXTS and key not in found:
+                    found[key] = (member.offset_data, member.size)
+    except (tarfile.TarError, OSError):
+        pass
+    return found
+
+
+def _output_targets(folder: Path, shard: str, keys: set[str], scratch: Path) -> list[str]:
+    """Something ffprobe can open for each key's media in this shard, whatever the output format."""
+    tar, directory, parquet_path = folder / f"{shard}.tar", folder / shard, folder / f"{shard}.parquet"
+    if tar.is_file():
+        members = _tar_members(tar)
+        return [f"subfile,,start,{off},end,{off + size},,:{tar.resolve()}" for k, (off, size) in members.items() if k in keys]
+    if directory.is_dir():
+        targets = []
+        for file in sorted(directory.iterdir()):
+            key, ext = split_name(file.name)
+            if key in keys and ext not in SIDE_EXTS:
+                targets.append(str(file.resolve()))
+                keys = keys - {key}
+        return targets
+    return _parquet_targets(parquet_path, keys, scratch)
+
+
+def _parquet_targets(path: Path, keys: set[str], scratch: Path) -> list[str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except OSError:
+        return []
+    media = [f.name for f in parquet.schema_arrow if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+    if not media or "key" not in parquet.schema_arrow.names:
+        return []
+    targets = []
+    for batch in parquet.iter_batches(batch_size=16, columns=["key", *media]):
+        for row in batch.to_pylist():
+            ext = next((m for m in media if row.get(m)), None)
+            if row["key"] in keys and ext:
+                target = scratch / f"{path.stem}-{row['key']}.{ext}"
+                target.write_bytes(row[ext])
+                targets.append(str(target))
+        if len(targets) >= len(keys):
+            break
+    return targets
+
+
+def _local_source(url: Any) -> str | None:
+    if not isinstance(url, str):
+        return None
+    path = Path(url[7:] if url.startswith("file://") else url)
+    return str(path) if path.is_file() else None
+
+
+def _probe_all(targets: list[str], threads: int = 8) -> list[MediaProfile]:
+    if not targets:
+        return []
+    with ThreadPoolExecutor(threads) as pool:
+        return [p for p in pool.map(ffprobe_profile, targets) if not p.empty]
+
+
+def collect_report_data(state: RunState, label_col: str | None = None, probe_samples: int = 200) -> ReportData:
+    """Everything the report plots, from the folder's stats, metadata parquets and a probed sample of outputs."""
+    data = ReportData(state, overview(state, top=50))
+    data.label_col = label_col or detect_label_col(state)
+    per_shard = max(1, MAX_PROFILE_ROWS // max(1, len(state.done)))
+    kinds: dict[str, str] = {}
+    successes: dict[str, list[_Row]] = {}
+    for row, keep in _metadata_rows(state, data.label_col, per_shard):
+        if row.status == "success":
+            if data.label_col and row.meta.get(data.label_col) is not None:
+                data.labels[str(row.meta[data.label_col])] += 1
+            if keep:
+                successes.setdefault(row.shard, []).append(_Row(row.shard, row.key, row.status, row.url, {}))
+                profile = sample_profile(row.meta, IN_FIELDS)
+                if not profile.empty:
+                    data.profiles_in.append(profile)
+        elif row.meta.get("error_message") and len(kinds) < 100_000:
+            kinds.setdefault(str(row.meta["error_message"])[:200], row.status)
+    data.in_source = f"video_metadata of {len(data.profiles_in)} samples" if data.profiles_in else ""
+    chosen = _choose_samples(successes, probe_samples)
+    if probe_samples > 0 and chosen:
+        with tempfile.TemporaryDirectory(prefix="curate-report-") as scratch:
+            targets: list[str] = []
+            for shard, rows in chosen.items():
+                targets += _output_targets(state.folder, shard, {r.key for r in rows}, Path(scratch))
+            data.profiles_out = _probe_all(targets)
+        data.out_source = f"ffprobe of {len(data.profiles_out)} sampled outputs"
+        if not data.profiles_in:
+            sources = [s for rows in chosen.values() for r in rows if (s := _local_source(r.url))]
+            data.profiles_in = _probe_all(sources)
+            data.in_source = f"ffprobe of {len(data.profiles_in)} local source files" if data.profiles_in else ""
+    for error in data.overview["top_errors"]:
+        data.errors.append(ErrorRow(kinds.get(error["message"], "?"), error["message"], error["count"]))
+    return data
+
+
+def _choose_samples(successes: dict[str, list[_Row]], count: int) -> dict[str, list[_Row]]:
+    """About ``count`` successful samples spread evenly over shards and within each shard."""
+    if count <= 0 or not successes:
+        return {}
+    shards = _spread(sorted(successes), count)
+    per_shard = max(1, -(-count // len(shards)))
+    return {shard: _spread(successes[shard], per_shard) for shard in shards}
