@@ -57,3 +57,53 @@ def ffprobe_streams(path: Path | str) -> dict:
 
 def video_stream(path: Path | str) -> dict:
     return next(s for s in ffprobe_streams(path)["streams"] if s["codec_type"] == "video")
+
+
+def make_two_shot_video(path: Path, first: float = 2.0, second: float = 2.0, size: str = "160x120", fps: int = 25) -> Path:
+    """One hard cut at ``first`` seconds: testsrc2, then a very different source (smptebars)."""
+    graph = (
+        f"testsrc2=d={first}:s={size}:r={fps}[a];smptebars=d={second}:s={size}:r={fps}[b];"
+        "[a][b]concat=n=2:v=1:a=0[v]"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run_ffmpeg(["-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p", str(path)])
+    return path
+
+
+def make_corrupt_ts(path: Path, duration: float = 4.0, size: str = "320x240", fps: int = 25, seed: int = 1) -> Path:
+    """An H.264 MPEG-TS whose middle third has garbage in its packet payloads (headers intact).
+
+    Decoders hit errors there (like 50Salads' damaged frames) but the file stays readable.
+    """
+    import random
+
+    clean = path.with_name(path.stem + ".clean.ts")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=d={duration}:s={size}:r={fps}", "-c:v", "libx264",
+                "-preset", "ultrafast", "-g", str(fps), "-pix_fmt", "yuv420p", "-f", "mpegts", str(clean)])
+    data = bytearray(clean.read_bytes())
+    clean.unlink()
+    rng = random.Random(seed)
+    packets = len(data) // 188
+    for packet in range(packets // 3, 2 * packets // 3, 3):
+        base = packet * 188
+        for i in range(base + 8, base + 188, 7):
+            data[i] = rng.randrange(256)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def frame_times(path: Path | str, stream: str = "v:0", keyframes_only: bool = False) -> list[float]:
+    """Presentation times of the decoded frames of one stream (or of its keyframes)."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "frame=best_effort_timestamp_time,key_frame",
+         "-of", "csv=p=0", str(path)],
+        check=True, capture_output=True, timeout=120, text=True,
+    ).stdout
+    times = []
+    for line in out.splitlines():
+        fields = line.strip().split(",")
+        if len(fields) >= 2 and fields[1] not in ("", "N/A") and (not keyframes_only or fields[0] == "1"):
+            times.append(float(fields[1]))
+    return sorted(times)
