@@ -8,6 +8,7 @@ and the report read all of these through one function and treat anything absent 
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -97,3 +98,18 @@ def sample_profile(meta: dict[str, Any], fields: tuple[str, ...] = ("video_metad
     if profile.duration is None:
         profile.duration = clip_seconds(meta.get("clips"))
     return profile
+
+
+def ffprobe_profile(target: str, timeout: float = 30.0) -> MediaProfile:
+    """Probe a path or ffmpeg URL (e.g. ``subfile,,start,..``); an empty profile when it fails."""
+    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-i", target]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except (subprocess.TimeoutExpired, OSError):
+        return MediaProfile()
+    if proc.returncode != 0:
+        return MediaProfile()
+    try:
+        return from_probe_json(json.loads(proc.stdout or b"{}"))
+    except ValueError:
+        return MediaProfile()

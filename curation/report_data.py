@@ -10,8 +10,6 @@ is capped, label counts are a Counter.
 from __future__ import annotations
 
 import json
-import subprocess
-import tarfile
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -20,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curation.media_fields import MediaProfile, from_probe_json, sample_profile
+from curation.media_fields import MediaProfile, ffprobe_profile, sample_profile
 from curation.run_state import RunState, overview
-from curation.shard_inspect import split_name
+from curation.shard_inspect import media_targets
 
 MAX_PROFILE_ROWS = 200_000
 LABEL_CANDIDATES = ("label", "class", "category", "class_name", "label_name")
-SIDE_EXTS = {"json", "txt"}
 IN_FIELDS = ("video_metadata", "source_metadata")
 
 
@@ -57,21 +54,6 @@ class _Row:
     status: str
     url: Any
     meta: dict[str, Any]
-
-
-def ffprobe_profile(target: str, timeout: float = 30.0) -> MediaProfile:
-    """Probe a path or ffmpeg URL (e.g. ``subfile,,start,..``); an empty profile when it fails."""
-    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-i", target]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
-    except (subprocess.TimeoutExpired, OSError):
-        return MediaProfile()
-    if proc.returncode != 0:
-        return MediaProfile()
-    try:
-        return from_probe_json(json.loads(proc.stdout or b"{}"))
-    except ValueError:
-        return MediaProfile()
 
 
 def _metadata_rows(state: RunState, label_col: str | None, per_shard: int) -> Iterator[tuple[_Row, bool]]:
@@ -131,61 +113,6 @@ def _spread(items: list[Any], count: int) -> list[Any]:
     return [items[int(i * len(items) / count)] for i in range(count)]
 
 
-def _tar_members(path: Path) -> dict[str, tuple[int, int]]:
-    """key → (data offset, size) of each sample's media member, read from tar headers only."""
-    found: dict[str, tuple[int, int]] = {}
-    try:
-        with tarfile.open(path, "r:") as tar:
-            for member in tar:
-                key, ext = split_name(member.name)
-                if member.isfile() and ext not in SIDE_EXTS and key not in found:
-                    found[key] = (member.offset_data, member.size)
-    except (tarfile.TarError, OSError):
-        pass
-    return found
-
-
-def _output_targets(folder: Path, shard: str, keys: set[str], scratch: Path) -> list[str]:
-    """Something ffprobe can open for each key's media in this shard, whatever the output format."""
-    tar, directory, parquet_path = folder / f"{shard}.tar", folder / shard, folder / f"{shard}.parquet"
-    if tar.is_file():
-        members = _tar_members(tar)
-        return [f"subfile,,start,{off},end,{off + size},,:{tar.resolve()}" for k, (off, size) in members.items() if k in keys]
-    if directory.is_dir():
-        targets = []
-        for file in sorted(directory.iterdir()):
-            key, ext = split_name(file.name)
-            if key in keys and ext not in SIDE_EXTS:
-                targets.append(str(file.resolve()))
-                keys = keys - {key}
-        return targets
-    return _parquet_targets(parquet_path, keys, scratch)
-
-
-def _parquet_targets(path: Path, keys: set[str], scratch: Path) -> list[str]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(path)
-    except OSError:
-        return []
-    media = [f.name for f in parquet.schema_arrow if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
-    if not media or "key" not in parquet.schema_arrow.names:
-        return []
-    targets = []
-    for batch in parquet.iter_batches(batch_size=16, columns=["key", *media]):
-        for row in batch.to_pylist():
-            ext = next((m for m in media if row.get(m)), None)
-            if row["key"] in keys and ext:
-                target = scratch / f"{path.stem}-{row['key']}.{ext}"
-                target.write_bytes(row[ext])
-                targets.append(str(target))
-        if len(targets) >= len(keys):
-            break
-    return targets
-
-
 def _local_source(url: Any) -> str | None:
     if not isinstance(url, str):
         return None
@@ -224,7 +151,7 @@ def collect_report_data(state: RunState, label_col: str | None = None, probe_sam
         with tempfile.TemporaryDirectory(prefix="curate-report-") as scratch:
             targets: list[str] = []
             for shard, rows in chosen.items():
-                targets += _output_targets(state.folder, shard, {r.key for r in rows}, Path(scratch))
+                targets += media_targets(state.folder / shard, {r.key for r in rows}, Path(scratch)).values()
             data.profiles_out = _probe_all(targets)
         data.out_source = f"ffprobe of {len(data.profiles_out)} sampled outputs"
         if not data.profiles_in:

@@ -17,6 +17,7 @@ from curation.errors import UserError
 from curation.media_fields import sample_profile
 
 MAX_JSON_BYTES = 1 << 20
+SIDE_EXTS = {"json", "txt"}
 
 
 @dataclass
@@ -24,6 +25,7 @@ class SampleEntry:
     key: str
     members: dict[str, int] = field(default_factory=dict)  # extension -> bytes
     meta: dict[str, Any] = field(default_factory=dict)
+    probed_duration: float | None = None
 
     @property
     def size(self) -> int:
@@ -39,7 +41,8 @@ class SampleEntry:
 
     @property
     def duration(self) -> float | None:
-        return sample_profile(self.meta).duration
+        known = sample_profile(self.meta).duration
+        return known if known is not None else self.probed_duration
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "members": self.members, "bytes": self.size, "status": self.status,
@@ -150,3 +153,81 @@ def inspect_shard(shard: Path | str) -> list[SampleEntry]:
     if metadata.is_file():
         _from_parquet(metadata, entries, members=primary == "parquet")
     return list(entries.values())
+
+
+def _tar_media(path: Path) -> dict[str, tuple[int, int]]:
+    """key → (data offset, size) of each sample's first media member, from tar headers only."""
+    found: dict[str, tuple[int, int]] = {}
+    try:
+        with tarfile.open(path, "r:") as tar:
+            for member in tar:
+                key, ext = split_name(member.name)
+                if member.isfile() and ext not in SIDE_EXTS and key not in found:
+                    found[key] = (member.offset_data, member.size)
+    except (tarfile.TarError, OSError):
+        pass
+    return found
+
+
+def media_targets(base: Path, keys: set[str], scratch: Path) -> dict[str, str]:
+    """key → something ffprobe opens, for each key's media in shard ``base`` (no extension).
+
+    Tar members are addressed in place (ffmpeg ``subfile``); parquet media are written to ``scratch``.
+    """
+    tar, parquet = base.with_suffix(".tar"), base.with_suffix(".parquet")
+    if tar.is_file():
+        return {k: f"subfile,,start,{off},end,{off + size},,:{tar.resolve()}"
+                for k, (off, size) in _tar_media(tar).items() if k in keys}
+    if base.is_dir():
+        targets: dict[str, str] = {}
+        for file in sorted(base.iterdir()):
+            key, ext = split_name(file.name)
+            if key in keys and ext not in SIDE_EXTS and key not in targets:
+                targets[key] = str(file.resolve())
+        return targets
+    return _parquet_media(parquet, keys, scratch) if parquet.is_file() else {}
+
+
+def _parquet_media(path: Path, keys: set[str], scratch: Path) -> dict[str, str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except (OSError, pa.ArrowInvalid):
+        return {}
+    media = [f.name for f in parquet.schema_arrow if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+    if not media or "key" not in parquet.schema_arrow.names:
+        return {}
+    targets: dict[str, str] = {}
+    for batch in parquet.iter_batches(batch_size=16, columns=["key", *media]):
+        for row in batch.to_pylist():
+            ext = next((m for m in media if row.get(m)), None)
+            if row["key"] in keys and ext:
+                target = scratch / f"{path.stem}-{len(targets)}.{ext}"
+                target.write_bytes(row[ext])
+                targets[row["key"]] = str(target)
+        if len(targets) >= len(keys):
+            break
+    return targets
+
+
+def probe_durations(shard: Path | str, entries: list[SampleEntry], threads: int = 8) -> None:
+    """Fill ``duration`` by ffprobe for samples whose metadata does not say (``inspect --probe``)."""
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from curation.media_fields import ffprobe_profile
+
+    path = Path(shard)
+    base = path if path.is_dir() else path.with_suffix("")
+    missing = {e.key for e in entries if e.duration is None and e.status == "success"}
+    if not missing:
+        return
+    with tempfile.TemporaryDirectory(prefix="curate-inspect-") as scratch:
+        targets = media_targets(base, missing, Path(scratch))
+        with ThreadPoolExecutor(threads) as pool:
+            probed = dict(zip(targets, pool.map(ffprobe_profile, targets.values()), strict=True))
+    for entry in entries:
+        if entry.key in probed and probed[entry.key].duration is not None:
+            entry.probed_duration = probed[entry.key].duration
