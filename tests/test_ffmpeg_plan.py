@@ -1,0 +1,156 @@
+"""The fused plan: one ffmpeg per source, order-independent, robust to damaged input, stream copy when possible."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from subsamplers import build_subsamplers
+from subsamplers.base import SubsamplerError
+from subsamplers.ffmpeg_command import compile_plan
+from subsamplers.ffmpeg_plan import build_plan
+from tests.support.chain import config_for, rate, run_chain, sample_for, streams
+from tests.support.media import make_corrupt_ts, make_image, make_video
+
+CHAIN = {
+    "ResolutionSubsampler": {"args": {"video_size": 112, "resize_mode": "scale,crop"}},
+    "FrameSubsampler": {"args": {"frame_rate": 8}},
+    "ClippingSubsampler": {"args": {"precision": "exact"}},
+}
+SPANS = [[0.5, 1.5], [2.0, 3.5]]
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("plan")
+    return [
+        make_video(folder / "a.mp4", duration=4.0, size="320x240", fps=25),
+        make_video(folder / "-b.mp4", duration=4.0, size="240x320", fps=30),  # portrait, name starts with '-'
+    ]
+
+
+@pytest.fixture
+def ffmpeg_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every ffmpeg launched from now on is logged (a wrapper first on PATH execs the real one)."""
+    real = shutil.which("ffmpeg")
+    assert real
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "ffmpeg.log"
+    log.touch()
+    wrapper = bindir / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def _launches(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if line.strip()]
+
+
+def test_resize_fps_clip_is_one_ffmpeg_per_source(sources, ffmpeg_log, tmp_path) -> None:
+    for index, source in enumerate(sources):
+        outs = run_chain(source, CHAIN, tmp_path / f"o{index}", clips=SPANS + [[3.6, 3.9]], key=f"s{index}")
+        assert len(outs) == 3
+    launches = _launches(ffmpeg_log)
+    assert len(launches) == len(sources)
+    for launch, source in zip(launches, sources, strict=True):
+        assert f"file:{source.resolve()}" in launch
+
+
+def test_full_chain_output(sources, tmp_path) -> None:
+    sub = dict(CHAIN, AudioRateSubsampler={"args": {"sample_rate": 16000}}, FFProbeSubsampler={"args": {}})
+    outs = run_chain(sources[1], sub, tmp_path, clips=SPANS, key="-b", encode_formats={"video": "mp4", "audio": "m4a"})
+    assert [o.key for o in outs] == ["-b_00000", "-b_00001"]
+    for out, (start, end) in zip(outs, SPANS, strict=True):
+        assert out.metadata["clips"] == [[start, end]]
+        assert out.metadata["original_key"] == "-b"
+        assert out.metadata["decode_errors"] == 0
+        assert out.metadata["video_metadata"]["height"] == 320
+        [video] = streams(out.media["mp4"], "video")
+        assert (video["width"], video["height"]) == (112, 112)
+        assert rate(video) == pytest.approx(8.0)
+        assert int(video["nb_read_frames"]) == round((end - start) * 8)
+        assert float(video["duration"]) == pytest.approx(end - start, abs=0.13)
+        [audio] = streams(out.media["m4a"], "audio")
+        assert int(audio["sample_rate"]) == 16000
+        assert float(audio["duration"]) == pytest.approx(end - start, abs=0.06)
+
+
+def _argv(source: Path, subsampling: dict, tmp: Path) -> list[str]:
+    config = config_for(subsampling)
+    _, chain = build_subsamplers(config.subsampling)
+    return compile_plan(build_plan(sample_for(source, tmp, clips=SPANS), chain, config)).argv
+
+
+def test_config_order_does_not_change_the_result(sources, tmp_path) -> None:
+    forward = dict(CHAIN)
+    backward = dict(reversed(list(CHAIN.items())))
+    assert list(forward) != list(backward)
+    assert _argv(sources[0], forward, tmp_path) == _argv(sources[0], backward, tmp_path)
+    digests = []
+    for name, sub in (("f", forward), ("b", backward)):
+        outs = run_chain(sources[0], sub, tmp_path / name, clips=SPANS)
+        digests.append([hashlib.sha256(o.media["mp4"].read_bytes()).hexdigest() for o in outs])
+    assert digests[0] == digests[1]
+
+
+def test_frames_are_dropped_before_scaling(sources, tmp_path) -> None:
+    argv = _argv(sources[0], CHAIN, tmp_path)
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert 0 <= graph.index("fps=") < graph.index("scale=") < graph.index("crop=")
+
+
+def test_low_precision_clipping_alone_is_a_stream_copy(sources, ffmpeg_log, tmp_path) -> None:
+    outs = run_chain(sources[0], {"ClippingSubsampler": {"args": {"precision": "low"}}}, tmp_path, clips=[[1.0, 2.0]])
+    [launch] = _launches(ffmpeg_log)
+    assert "-c:v copy" in launch and "libx264" not in launch
+    assert "decode_errors" in outs[0].metadata
+
+
+def test_nothing_to_change_runs_no_ffmpeg(sources, ffmpeg_log, tmp_path) -> None:
+    [out] = run_chain(sources[0], {}, tmp_path)
+    assert out.media == {"mp4": sources[0]}
+    [out] = run_chain(sources[0], {"FFProbeSubsampler": {"args": {}}, "FrameSubsampler": {"args": {"frame_rate": 60}}}, tmp_path)
+    assert out.media == {"mp4": sources[0]}
+    assert _launches(ffmpeg_log) == []
+
+
+def test_images_pass_frame_and_clipping_untouched(tmp_path) -> None:
+    image = make_image(tmp_path / "i.jpg")
+    [out] = run_chain(image, {"FrameSubsampler": {"args": {"frame_rate": 8}}}, tmp_path / "o", clips=[[0, 1]])
+    assert out.media == {"jpg": image} and out.key == "k"
+
+
+def test_corrupt_packets_are_decoded_past_and_counted(tmp_path) -> None:
+    damaged = make_corrupt_ts(tmp_path / "bad.ts", duration=4.0, fps=25)
+    [out] = run_chain(damaged, {"ResolutionSubsampler": {"args": {"height": 120}}}, tmp_path / "o")
+    assert out.metadata["decode_errors"] > 0
+    [video] = streams(out.media["mp4"], "video")
+    assert (video["width"], video["height"]) == (160, 120)
+    assert int(video["nb_read_frames"]) >= 80  # most of the 100 frames survive
+
+
+def test_unusable_file_fails_only_the_sample(sources, tmp_path) -> None:
+    broken = tmp_path / "broken.mp4"
+    shutil.copy(sources[0], broken)
+    sample_probe_first = sample_for(broken, tmp_path / "o")
+    broken.write_bytes(os.urandom(4096))  # damaged after the worker probed it
+    config = config_for(CHAIN)
+    _, chain = build_subsamplers(config.subsampling)
+    from subsamplers.ffmpeg_plan import transform
+
+    with pytest.raises(SubsamplerError) as info:
+        transform(sample_probe_first, chain, config)
+    assert "\n" not in str(info.value) and str(info.value).startswith("ffmpeg")
+
+
+def test_ffmpeg_timeout_is_a_sample_error(sources, tmp_path) -> None:
+    with pytest.raises(SubsamplerError, match="ffmpeg timed out after"):
+        run_chain(sources[0], CHAIN, tmp_path, clips=SPANS, reading={"ffmpeg_timeout": 0.01})
