@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -10,6 +11,8 @@ from typing import Any
 
 from curation.config import Config, build_config
 from curation.errors import UserError
+from curation.lifecycle import stop_cleanly
+from curation.lock import folder_lock
 from curation.plan import PLAN_DIR, Plan, make_plan
 from curation.progress import Progress
 from curation.stats import read_all_stats, stats_path, summarize
@@ -65,9 +68,18 @@ def run(config: Config | str | dict[str, Any] | None = "default", quiet: bool | 
     if folder.exists() and not folder.is_dir():
         raise UserError(f"output_folder: {folder} exists and is not a directory")
     folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        if config.distribution.distributor != "slurm_worker":  # srun tasks share the driver's folder
+            stack.enter_context(folder_lock(folder))
+        stack.enter_context(stop_cleanly())
+        return _run_locked(config, folder, quiet)
+
+
+def _run_locked(config: Config, folder: Path, quiet: bool | None) -> RunSummary:
     if config.incremental_mode == "overwrite":
         clear_outputs(folder)
-    remove_stale_temps(folder)
+    if config.distribution.distributor != "slurm_worker":
+        remove_stale_temps(folder)
     plan = make_plan(config)
     pending = pending_shards(plan, folder)
     progress = Progress(total=len(plan.shard_ids), done=len(plan.shard_ids) - len(pending), quiet=quiet)
@@ -78,7 +90,8 @@ def run(config: Config | str | dict[str, Any] | None = "default", quiet: bool | 
     finally:
         progress.close()
     failed = [o.shard_id for o in outcomes if not o.ok]
-    shutil.rmtree(folder / "_tmp", ignore_errors=True)
+    if config.distribution.distributor != "slurm_worker":
+        shutil.rmtree(folder / "_tmp", ignore_errors=True)
     totals = summarize(read_all_stats(folder))
     summary = RunSummary(str(folder), len(plan.shard_ids), len(plan.shard_ids) - len(pending_shards(plan, folder)), failed, totals)
     if config.enable_wandb:
