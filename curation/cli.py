@@ -74,6 +74,8 @@ def add_run_parser(subparsers: Any) -> None:
                          **({"nargs": "?", "const": True} if name == "enable_wandb" else {}))
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override any config key, e.g. --set reading.timeout=30 (repeatable)")
+    run.add_argument("--retry_failed", action="store_true", default=None,
+                     help="re-attempt only the samples recorded as failed in finished shards")
     run.add_argument("--quiet", action="store_true", help="plain log lines instead of a live progress bar")
     run.set_defaults(func=cmd_run)
 
@@ -93,6 +95,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if name != "config" and value is not None:
             overrides[name] = value
+    if args.retry_failed:
+        overrides["retry_failed"] = True
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not key:

@@ -40,7 +40,11 @@ class ReadingConfig(_Section):
     ffmpeg_timeout: float | None = Field(None, gt=0)
     ytdlp_timeout: float | None = Field(None, gt=0)
     max_download_bytes: int = Field(8 * 1024**3, gt=0)
-    allow_local_files: bool = True
+    allow_local_files: bool | None = Field(
+        None, description="None: plain paths yes, file:// URLs no; true: both; false: only http(s)"
+    )
+    max_duration: float = Field(4 * 3600, gt=0, description="seconds; longer sources are refused")
+    max_pixels: int = Field(7680 * 4320, gt=0, description="declared width×height above this is refused")
     downloader: Literal["auto", "http", "ytdlp"] = "auto"
 
     def step_timeout(self, step: str) -> float:
@@ -95,6 +99,7 @@ class Config(_Section):
     wandb_project: str = "video2dataset"
     incremental_mode: Literal["incremental", "overwrite"] = "incremental"
     max_shard_retry: int = Field(1, ge=0)
+    retry_failed: bool = Field(False, description="re-attempt only the failed samples of finished shards")
     tmp_dir: str | None = None
     media_dir: str | None = None
     seed: int = 0

@@ -56,8 +56,17 @@ def remove_stale_temps(folder: Path) -> None:
     shutil.rmtree(folder / "_tmp", ignore_errors=True)
 
 
-def pending_shards(plan: Plan, folder: Path) -> list[int]:
-    return [s for s in plan.shard_ids if not stats_path(folder, plan.shard_name(s)).exists()]
+def pending_shards(plan: Plan, folder: Path, retry_failed: bool = False) -> list[int]:
+    """Shards without a stats file; with retry_failed, also finished shards that recorded failures."""
+    from curation.fsutil import read_json
+    from curation.worker import has_failures
+
+    pending = []
+    for shard in plan.shard_ids:
+        done = stats_path(folder, plan.shard_name(shard))
+        if not done.exists() or (retry_failed and has_failures(read_json(done))):
+            pending.append(shard)
+    return pending
 
 
 def run(config: Config | str | dict[str, Any] | None = "default", quiet: bool | None = None, **overrides: Any) -> RunSummary:
@@ -81,7 +90,7 @@ def _run_locked(config: Config, folder: Path, quiet: bool | None) -> RunSummary:
     if config.distribution.distributor != "slurm_worker":
         remove_stale_temps(folder)
     plan = make_plan(config)
-    pending = pending_shards(plan, folder)
+    pending = pending_shards(plan, folder, config.retry_failed)
     progress = Progress(total=len(plan.shard_ids), done=len(plan.shard_ids) - len(pending), quiet=quiet)
     from distributors import get_distributor
 

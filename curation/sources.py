@@ -50,9 +50,13 @@ def classify(url: str, reading: ReadingConfig) -> str:
         if reading.downloader == "auto" and any(host == h or host.endswith("." + h) for h in YTDLP_HOSTS):
             return "ytdlp"
         return "http"
-    if scheme == "file" or scheme == "" or (len(scheme) == 1 and url[1:3] in (":\\", ":/")):
-        if not reading.allow_local_files:
-            raise FetchError("local files are not allowed (reading.allow_local_files is false)")
+    if scheme == "file":
+        if reading.allow_local_files is not True:
+            raise FetchError("refused file:// URL: set reading.allow_local_files: true to read local files named by URL")
+        return "local"
+    if scheme == "" or (len(scheme) == 1 and url[1:3] in (":\\", ":/")):
+        if reading.allow_local_files is False:
+            raise FetchError("refused local path: reading.allow_local_files is false")
         return "local"
     raise FetchError(f"refused URL scheme {scheme!r}: only http, https and local paths are read")
 

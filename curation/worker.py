@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from curation.config import Config
+from curation.fsutil import read_json
 from curation.plan import DATASET_FORMATS, KEY_COLUMN, load_plan
-from curation.probe import ProbeError, probe
+from curation.previous import PreviousShard
+from curation.probe import ProbeError, ProbeInfo, probe
 from curation.sources import FetchError, fetch
 from curation.stats import FAILED_TO_DOWNLOAD, FAILED_TO_SUBSAMPLE, SUCCESS, ShardStats, stats_path
 from curation.writers import SampleRecord, make_writer
@@ -43,6 +45,7 @@ class SampleResult:
     seconds_in: float = 0.0
     seconds_out: float = 0.0
     work_dir: Path | None = None
+    reused: bool = False  # kept from the previous output of this shard (--retry_failed)
 
 
 def bounded_ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
@@ -59,8 +62,9 @@ def bounded_ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: I
 class ShardProcessor:
     """Everything one shard needs, built once per shard attempt."""
 
-    def __init__(self, config: Config, shard_id: int, attempt: int = 1) -> None:
+    def __init__(self, config: Config, shard_id: int, attempt: int = 1, previous: PreviousShard | None = None) -> None:
         self.config = config
+        self.previous = previous
         self.folder = Path(config.output_folder)
         self.plan = load_plan(self.folder)
         self.shard_id = shard_id
@@ -108,12 +112,19 @@ class ShardProcessor:
             raise
         finally:
             shutil.rmtree(self.tmp_root, ignore_errors=True)
+            if self.previous is not None:
+                self.previous.close()
         stats.bytes_written = writer.bytes_written
         stats.finish()
         stats.write(self.folder)
         return stats.to_dict()
 
     def _process_row(self, row: dict[str, Any]) -> tuple[dict[str, Any], SampleResult]:
+        key = row[KEY_COLUMN]
+        if self.previous is not None and self.previous.succeeded(key):
+            work_dir = self.tmp_root / key
+            work_dir.mkdir(parents=True, exist_ok=True)
+            return row, SampleResult(SUCCESS, records=self.previous.reuse(key, work_dir), work_dir=work_dir, reused=True)
         return row, self.process_sample(row)
 
     def process_sample(self, row: dict[str, Any]) -> SampleResult:
@@ -130,6 +141,7 @@ class ShardProcessor:
         result = SampleResult(SUCCESS, bytes_in=fetched.size, work_dir=work_dir)
         try:
             info = probe(fetched.path, timeout=self.config.reading.step_timeout("ffprobe"))
+            check_limits(info, self.config)
             result.seconds_in = info.duration or 0.0
             sample = SampleInput(key=key, path=fetched.path, probe=info, metadata=self.base_meta(row),
                                  clips=row.get(self.config.clip_col) if self.config.clip_col else None, tmp_dir=work_dir)
@@ -157,11 +169,25 @@ class ShardProcessor:
             writer.write(SampleRecord(key=key, meta=dict(base, status=result.status, error_message=result.error), caption=caption))
             return
         stats.video_seconds_out += result.seconds_out
+        if result.reused:
+            for record in result.records:
+                writer.write(record)
+                stats.outputs_written += 1
+            return
         for record in result.records:
             meta = dict(base, status=SUCCESS, error_message=None)
             meta.update(record.meta)
             writer.write(SampleRecord(key=record.key, meta=meta, media=record.media, caption=caption))
             stats.outputs_written += 1
+
+
+def check_limits(info: ProbeInfo, config: Config) -> None:
+    """Refuse decompression bombs and endless streams before any decode starts."""
+    reading = config.reading
+    if info.width and info.height and info.width * info.height > reading.max_pixels:
+        raise SubsamplerError(f"declared size {info.width}x{info.height} exceeds reading.max_pixels ({reading.max_pixels})")
+    if info.duration and info.duration > reading.max_duration:
+        raise SubsamplerError(f"duration {info.duration:.0f}s exceeds reading.max_duration ({reading.max_duration:g}s)")
 
 
 def _output_seconds(meta: dict[str, Any], source_seconds: float | None) -> float:
@@ -177,7 +203,12 @@ def process_shard(shard_id: int, config: Config, attempt: int = 1) -> dict[str, 
     processor = ShardProcessor(config, shard_id, attempt)
     done = stats_path(folder, processor.name)
     if done.exists():
-        from curation.fsutil import read_json
-
-        return read_json(done)
+        previous_stats = read_json(done)
+        if not (config.retry_failed and has_failures(previous_stats)):
+            return previous_stats
+        processor.previous = PreviousShard(folder, processor.name, config.output_format, config.encode_formats)
     return processor.run()
+
+
+def has_failures(stats: dict[str, Any]) -> bool:
+    return stats.get("successes", 0) < stats.get("count", 0)

@@ -1,58 +1,83 @@
-"""The default engine: a pool of ``processes_count`` worker processes on this machine."""
+"""The default engine: ``processes_count`` worker processes on this machine.
+
+Built on ProcessPoolExecutor rather than multiprocessing.Pool: when a worker dies (OOM killer,
+SIGKILL) the pool reports it instead of waiting forever for the lost task, and the shards that were
+in flight are run again in a fresh pool.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import signal
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from types import FrameType
 
-from curation.config import Config
 from curation.lifecycle import die_with_parent, kill_children
 from distributors.base import Distributor, OnOutcome, ShardOutcome, run_shard_safely
 
-_CONFIG: Config | None = None
-
 
 def _end_worker(_signum: int, _frame: FrameType | None) -> None:
-    """Pool.terminate() sends SIGTERM: end our ffmpeg/yt-dlp children first, then exit."""
+    """A terminated worker ends its ffmpeg/yt-dlp children first, then exits."""
     kill_children(timeout=2)
     os._exit(1)
 
 
-def _init(config: Config) -> None:
-    global _CONFIG
-    _CONFIG = config
+def _init() -> None:
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C means
     signal.signal(signal.SIGTERM, _end_worker)
 
 
-def _run(task: tuple[int, int]) -> ShardOutcome:
-    shard_id, attempt = task
-    assert _CONFIG is not None
-    return run_shard_safely(shard_id, _CONFIG, attempt)
-
-
 class MultiprocessingDistributor(Distributor):
+    MAX_POOL_BREAKS = 3
+    pool_breaks: dict[int, int]
+
     def run(self, shard_ids: list[int], on_outcome: OnOutcome) -> list[ShardOutcome]:
         final: dict[int, ShardOutcome] = {}
+        self.pool_breaks = {}
+        attempts = {s: 0 for s in shard_ids}
+        max_attempts = self.config.max_shard_retry + 1
         todo = list(shard_ids)
-        processes = min(self.config.distribution.processes, max(1, len(todo)))
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(processes, initializer=_init, initargs=(self.config,)) as pool:
-            try:
-                for attempt in range(1, self.config.max_shard_retry + 2):
-                    if not todo:
-                        break
-                    failed = []
-                    for outcome in pool.imap_unordered(_run, [(s, attempt) for s in todo]):
-                        final[outcome.shard_id] = outcome
-                        on_outcome(outcome)
-                        if not outcome.ok:
-                            failed.append(outcome.shard_id)
-                    todo = sorted(failed)
-            except BaseException:
-                kill_children()  # workers end their own children on SIGTERM
-                raise
+        while todo:
+            todo = self._run_pool(todo, attempts, max_attempts, final, on_outcome)
         return [final[s] for s in shard_ids if s in final]
+
+    def _run_pool(
+        self, todo: list[int], attempts: dict[int, int], max_attempts: int,
+        final: dict[int, ShardOutcome], on_outcome: OnOutcome,
+    ) -> list[int]:
+        """Run shards in one pool until done or the pool breaks; return the shards still to run."""
+        processes = min(self.config.distribution.processes, len(todo))
+        context = multiprocessing.get_context("spawn")
+        retry: list[int] = []
+        executor = ProcessPoolExecutor(processes, mp_context=context, initializer=_init)
+        running: dict[Future[ShardOutcome], int] = {}
+        try:
+            for shard in todo:
+                attempts[shard] += 1
+                running[executor.submit(run_shard_safely, shard, self.config, attempts[shard])] = shard
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    shard = running.pop(future)
+                    try:
+                        outcome = future.result()
+                    except BrokenProcessPool:
+                        outcome = ShardOutcome(shard, False, error="a worker process died (killed or out of memory)",
+                                               attempts=attempts[shard])
+                        # the pool cannot tell whose sample killed it: innocent shards get extra tries
+                        self.pool_breaks[shard] = self.pool_breaks.get(shard, 0) + 1
+                        if self.pool_breaks[shard] <= self.MAX_POOL_BREAKS:
+                            attempts[shard] -= 1
+                    final[shard] = outcome
+                    on_outcome(outcome)
+                    if not outcome.ok and attempts[shard] < max_attempts:
+                        retry.append(shard)
+        except BaseException:
+            kill_children()  # workers end their own children on SIGTERM
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        executor.shutdown(wait=True)
+        return sorted(retry)
