@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import tarfile
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 MEDIA_EXTS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
@@ -99,3 +103,68 @@ def probe_duration(path: Path, timeout: float = 60.0) -> float:
         return float(done.stdout.strip())
     except ValueError:
         return 0.0
+
+
+@dataclass
+class MediaSummary:
+    """What a set of output videos really contains: a count alone would hide wrong transforms."""
+
+    count: int = 0
+    seconds: float = 0.0
+    heights: Counter[int] = field(default_factory=Counter)
+    rates: Counter[str] = field(default_factory=Counter)
+    with_audio: int = 0
+    unreadable: int = 0
+
+    def describe(self) -> str:
+        heights = ",".join(f"{h}p" for h, _ in self.heights.most_common(3))
+        rates = ",".join(f"{r}fps" for r, _ in self.rates.most_common(3))
+        extra = f", {self.with_audio} with audio" if self.with_audio else ""
+        extra += f", {self.unreadable} unreadable" if self.unreadable else ""
+        return f"{heights} {rates}{extra}".strip()
+
+
+def _probe(path: Path, timeout: float = 60.0) -> dict | None:
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries",
+         "stream=codec_type,height,avg_frame_rate:format=duration", "-of", "json", str(path)],
+        capture_output=True, text=True, timeout=timeout,
+    )
+    if done.returncode != 0:
+        return None
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        return None
+
+
+def summarize(paths: list[Path]) -> MediaSummary:
+    """Probe every output: duration, height, frame rate, audio presence."""
+    summary = MediaSummary()
+    for path in paths:
+        info = _probe(path)
+        summary.count += 1
+        if info is None:
+            summary.unreadable += 1
+            continue
+        summary.seconds += float(info.get("format", {}).get("duration", 0.0) or 0.0)
+        for stream in info.get("streams", []):
+            if stream.get("codec_type") == "video":
+                summary.heights[int(stream.get("height", 0))] += 1
+                try:
+                    rate = Fraction(stream.get("avg_frame_rate", "0/1"))
+                except (ValueError, ZeroDivisionError):
+                    rate = Fraction(0)
+                summary.rates[f"{float(rate):g}"] += 1
+            elif stream.get("codec_type") == "audio":
+                summary.with_audio += 1
+    return summary
+
+
+def summarize_tars(folder: Path, scratch: Path) -> MediaSummary:
+    """Extract every video member of ``folder``'s shards to ``scratch``, probe them, clean up."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        return summarize(extract_videos(folder, scratch))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from measure import Measurement
 
@@ -22,9 +23,11 @@ class Row:
     peak_rss_mb: float | None = None
     video_s: float = 0.0
     outputs: int | None = None
+    output_s: float | None = None
+    output_desc: str = ""
     returncode: int | None = None
     note: str = ""
-    problems: list[str] = field(default_factory=list)
+    summary: Any = field(default=None, repr=False, compare=False)  # outputs.MediaSummary, not saved
 
     @classmethod
     def measured(cls, job: str, tool: str, m: Measurement, video_s: float) -> Row:
@@ -55,12 +58,14 @@ def _by(rows: list[Row], job: str, tool: str) -> Row | None:
 
 def table_lines(rows: list[Row]) -> list[str]:
     """A markdown table of every row, then one of the ratios per job."""
-    head = "| job | tool | wall s | CPU s | peak RSS MB | video-s / wall-s | outputs | rc | note |"
-    lines = [head, "|" + "---|" * 9]
+    head = ("| job | tool | wall s | CPU s | peak RSS MB | video-s / wall-s | outputs | output s | "
+            "output streams | rc | note |")
+    lines = [head, "|" + "---|" * 11]
     for r in rows:
         lines.append(
             f"| {r.job} | {r.tool} | {_fmt(r.wall_s)} | {_fmt(r.cpu_s)} | {_fmt(r.peak_rss_mb, 0)} | "
-            f"{_fmt(r.speed, 2)} | {_fmt(r.outputs)} | {_fmt(r.returncode)} | {r.note} |"
+            f"{_fmt(r.speed, 2)} | {_fmt(r.outputs)} | {_fmt(r.output_s)} | {r.output_desc} | "
+            f"{_fmt(r.returncode)} | {r.note} |"
         )
     lines += ["", "| job | ratio | wall | CPU | peak RSS |", "|---|---|---|---|---|"]
     for job in dict.fromkeys(r.job for r in rows):
@@ -79,7 +84,10 @@ def write_results(rows: list[Row], problems: list[str], header: list[str], folde
     folder.mkdir(parents=True, exist_ok=True)
     payload = {
         "header": header,
-        "rows": [asdict(r) | {"video_s_per_wall_s": r.speed} for r in rows],
+        "rows": [
+            {k: v for k, v in asdict(r).items() if k != "summary"} | {"video_s_per_wall_s": r.speed}
+            for r in rows
+        ],
         "problems": problems,
     }
     (folder / "results.json").write_text(json.dumps(payload, indent=2))

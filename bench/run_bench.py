@@ -111,7 +111,8 @@ def run_tool_into_tars(ctx: Context, job: str, tool: str, cmd: list[str], out: P
     env = curate_env() if tool == "curate" else None
     m = run_measured(cmd, log, timeout_for(video_s), env=env, cwd=WORK)
     row = Row.measured(job, tool, m, video_s)
-    row.outputs, shards = outputs.tar_video_counts(out)
+    _, shards = outputs.tar_video_counts(out)
+    describe_outputs(row, outputs.summarize_tars(out, WORK / "check" / log.stem))
     errors = outputs.stats_errors(out)
     if errors:
         ctx.problems.append(f"{job} / {tool}: recorded failures: " + "; ".join(errors))
@@ -131,19 +132,48 @@ def run_ffmpeg_pool(ctx: Context, job: str, jobs: list[list[str]], out: Path, vi
     cmd = [sys.executable, str(BENCH / "pool.py"), str(jobs_file), "--parallel", "2", "--timeout", "600"]
     m = run_measured(cmd, log, limit)
     row = Row.measured(job, tool, m, video_s)
-    row.outputs = outputs.file_count(out)
+    describe_outputs(row, outputs.summarize(sorted(out.glob("*.mp4"))))
     record_run(ctx, row, log)
     return row
 
 
-def compare_counts(ctx: Context, job: str, expected: int, what: str, extra: dict[str, int] | None = None) -> None:
-    """Print and record every tool whose output count differs from the reference count."""
-    print(f"  check: expected {expected} {what}" + "".join(f", {k} {v}" for k, v in (extra or {}).items()))
-    for row in ctx.rows:
-        if row.job == job and row.outputs is not None and row.outputs != expected:
-            msg = f"{job} / {row.tool}: {row.outputs} {what}, expected {expected}"
+def describe_outputs(row: Row, summary: outputs.MediaSummary) -> None:
+    """Fill the row's output columns from what the files really contain."""
+    row.outputs = summary.count
+    row.output_s = summary.seconds
+    row.output_desc = summary.describe()
+    row.summary = summary
+
+
+def compare_counts(ctx: Context, job: str, expected: dict[str, int], what: str) -> None:
+    """Print and record outputs that differ from what each tool should produce.
+
+    Checks the count per tool, that every output is 224 px high at 8 fps, and the total output
+    duration of curate against bare ffmpeg's.
+    """
+    print(f"  check: expected {what}: " + ", ".join(f"{t} {n}" for t, n in expected.items()))
+    rows = {r.tool: r for r in ctx.rows if r.job == job}
+    for tool, row in rows.items():
+        problems = []
+        want = expected.get(tool)
+        if want is not None and row.outputs != want:
+            problems.append(f"{row.outputs} {what}, expected {want}")
+        summary = row.summary
+        if summary is not None and summary.count:
+            if set(summary.heights) != {224}:
+                problems.append(f"heights {dict(summary.heights)}, expected all 224")
+            if set(summary.rates) != {"8"}:
+                problems.append(f"frame rates {dict(summary.rates)}, expected all 8")
+            if summary.unreadable:
+                problems.append(f"{summary.unreadable} outputs unreadable by ffprobe")
+        for problem in problems:
+            msg = f"{job} / {tool}: {problem}"
             print(f"  MISMATCH {msg}", flush=True)
             ctx.problems.append(msg)
+    cur, ff = rows.get("curate"), rows.get("ffmpeg")
+    if cur and ff and cur.output_s and ff.output_s:
+        print(f"  output seconds: curate {cur.output_s:.1f}, ffmpeg {ff.output_s:.1f} "
+              f"({cur.output_s / ff.output_s:.2f}x)", flush=True)
 
 
 # --- job A -----------------------------------------------------------------------------------
@@ -168,7 +198,8 @@ def job_resize(ctx: Context, csv_path: Path) -> None:
         out = fresh(OUT / "A_v2d")
         cmd = commands.v2d_command(ctx.v2d_bin, csv_path, out, config, "csv")
         run_tool_into_tars(ctx, JOB_A, "video2dataset", cmd, out, video_s)
-    compare_counts(ctx, JOB_A, len(ctx.specs), "samples")
+    n = len(ctx.specs)
+    compare_counts(ctx, JOB_A, {"curate": n, "ffmpeg": n, "video2dataset": n}, "samples")
 
 
 # --- job B -----------------------------------------------------------------------------------
@@ -198,7 +229,8 @@ def job_clip(ctx: Context, json_path: Path) -> None:
         cmd = commands.v2d_command(ctx.v2d_bin, json_path, out, config, "json", ["--clip_col=clips"])
         run_tool_into_tars(ctx, JOB_B, "video2dataset", cmd, out, video_s)
     snapped = sum(keyframe_adjusted_survivors(spans[s.index], s.duration) for s in specs)
-    compare_counts(ctx, JOB_B, total, "clips", {"surviving keyframe snapping (2 s GOP)": snapped})
+    print(f"  {total} spans requested; {snapped} survive keyframe_adjusted snapping (ffmpeg cuts all exactly)")
+    compare_counts(ctx, JOB_B, {"curate": snapped, "ffmpeg": total, "video2dataset": snapped}, "clips")
 
 
 def keyframe_adjusted_survivors(spans: list[list[float]], duration: float, min_length: float = 1.0) -> int:
@@ -262,7 +294,8 @@ def job_reprocess(ctx: Context) -> None:
     out = fresh(OUT / "R_ffmpeg")
     jobs = [commands.ffmpeg_resize(p, out / f"{p.stem}.mp4") for p in extracted]
     run_ffmpeg_pool(ctx, JOB_R, jobs, out, video_s)
-    compare_counts(ctx, JOB_R, len(extracted), "samples")
+    n = len(extracted)
+    compare_counts(ctx, JOB_R, {"curate": n, "ffmpeg": n}, "samples")
 
 
 # --- planning --------------------------------------------------------------------------------
