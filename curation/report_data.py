@@ -169,4 +169,10 @@ def _choose_samples(successes: dict[str, list[_Row]], count: int) -> dict[str, l
         return {}
     shards = _spread(sorted(successes), count)
     per_shard = max(1, -(-count // len(shards)))
-    return {shard: _spread(successes[shard], per_shard) for shard in shards}
+    chosen: dict[str, list[_Row]] = {}
+    for shard in shards:
+        chosen[shard] = _spread(successes[shard], min(per_shard, count))
+        count -= len(chosen[shard])
+        if count <= 0:
+            break
+    return chosen
