@@ -37,7 +37,7 @@ class Row:
     @property
     def speed(self) -> float | None:
         """Video-seconds processed per wall second."""
-        return self.video_s / self.wall_s if self.wall_s else None
+        return self.video_s / self.wall_s if self.wall_s and self.video_s else None
 
 
 def _fmt(value: float | int | None, digits: int = 1) -> str:
@@ -67,15 +67,17 @@ def table_lines(rows: list[Row]) -> list[str]:
             f"{_fmt(r.speed, 2)} | {_fmt(r.outputs)} | {_fmt(r.output_s)} | {r.output_desc} | "
             f"{_fmt(r.returncode)} | {r.note} |"
         )
-    lines += ["", "| job | ratio | wall | CPU | peak RSS |", "|---|---|---|---|---|"]
+    ratios = []
     for job in dict.fromkeys(r.job for r in rows):
         cur, ff, v2d = (_by(rows, job, t) for t in TOOLS)
         for label, a, b in (("curate / ffmpeg", cur, ff), ("video2dataset / curate", v2d, cur)):
             if a and b and a.wall_s and b.wall_s and a.returncode == 0 and b.returncode == 0:
-                lines.append(
+                ratios.append(
                     f"| {job} | {label} | {_ratio(a.wall_s, b.wall_s)} | {_ratio(a.cpu_s, b.cpu_s)} | "
                     f"{_ratio(a.peak_rss_mb, b.peak_rss_mb)} |"
                 )
+    if ratios:
+        lines += ["", "| job | ratio | wall | CPU | peak RSS |", "|---|---|---|---|---|", *ratios]
     return lines
 
 

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -379,8 +380,11 @@ def job_plan(ctx: Context) -> None:
     log = LOGS / "plan_curate.log"
     m = run_measured(cmd, log, 3600.0, env=curate_env(), cwd=WORK)
     row = Row.measured(JOB_PLAN, "curate", m, 0.0)
-    row.outputs = len(list(out.rglob("*"))) if out.exists() else None
-    row.note = (f"{rows} rows via {how}; outputs = files written " + row.note).strip()
+    found = re.search(r"in (\d+) shards", m.tail(5))
+    row.outputs = int(found.group(1)) if found else None
+    size_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
+    row.note = (f"{rows} rows via {how}, {rows / m.wall_s:,.0f} rows/s, plan folder {size_mb:,.0f} MB; "
+                f"outputs = shards planned " + row.note).strip()
     record_run(ctx, row, log)
     print("  " + m.tail(2).replace("\n", "\n  "))
 
