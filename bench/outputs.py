@@ -22,36 +22,6 @@ def _member_key(name: str) -> tuple[str, str]:
     return prefix + stem, "." + ext
 
 
-def tar_video_counts(folder: Path) -> tuple[int, int]:
-    """(samples with a non-empty video member, shards) over every ``*.tar`` in ``folder``."""
-    samples = 0
-    shards = sorted(folder.glob("*.tar"))
-    for shard in shards:
-        try:
-            with tarfile.open(shard) as tar:
-                for member in tar:
-                    _, ext = _member_key(member.name)
-                    if member.isfile() and ext in MEDIA_EXTS and member.size > 0:
-                        samples += 1
-        except (tarfile.TarError, OSError):
-            continue
-    return samples, len(shards)
-
-
-def stats_counts(folder: Path) -> dict[str, int]:
-    """Sum the per-shard ``*_stats.json`` counters both tools write (successes, failures, ...)."""
-    totals: dict[str, int] = {}
-    for path in sorted(folder.glob("*_stats.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        for key, value in data.items():
-            if isinstance(value, int) and not isinstance(value, bool):
-                totals[key] = totals.get(key, 0) + value
-    return totals
-
-
 def stats_errors(folder: Path, limit: int = 5) -> list[str]:
     """The most common failure messages recorded in stats files (both tools' schemas)."""
     counts: dict[str, int] = {}
@@ -67,11 +37,6 @@ def stats_errors(folder: Path, limit: int = 5) -> list[str]:
                     counts[message] = counts.get(message, 0) + n
     ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:limit]
     return [f"{n}x {message[:200]}" for message, n in ranked]
-
-
-def file_count(folder: Path, pattern: str = "*.mp4") -> int:
-    """Non-empty output files of the bare-ffmpeg baseline."""
-    return sum(1 for p in folder.glob(pattern) if p.stat().st_size > 0)
 
 
 def extract_videos(folder: Path, dest: Path) -> list[Path]:

@@ -26,13 +26,15 @@ class Row:
     output_s: float | None = None
     output_desc: str = ""
     returncode: int | None = None
+    timed_out: bool = False
     note: str = ""
     summary: Any = field(default=None, repr=False, compare=False)  # outputs.MediaSummary, not saved
 
     @classmethod
     def measured(cls, job: str, tool: str, m: Measurement, video_s: float) -> Row:
         note = "TIMEOUT" if m.timed_out else ""
-        return cls(job, tool, m.wall_s, m.cpu_s, m.peak_rss_mb, video_s, returncode=m.returncode, note=note)
+        return cls(job, tool, m.wall_s, m.cpu_s, m.peak_rss_mb, video_s, returncode=m.returncode,
+                   timed_out=m.timed_out, note=note)
 
     @property
     def speed(self) -> float | None:
