@@ -63,7 +63,7 @@ def _metadata_rows(state: RunState, label_col: str | None, per_shard: int) -> It
     """
     import pyarrow.parquet as pq
 
-    wanted = {"key", "status", "error_message", "url", "clips", "duration", "width", "height", "fps", *IN_FIELDS}
+    wanted = {"key", "status", "error_message", "url", "original_key", "duration", "width", "height", "fps", *IN_FIELDS}
     if label_col:
         wanted.add(label_col)
     for shard in state.done:
@@ -134,15 +134,19 @@ def collect_report_data(state: RunState, label_col: str | None = None, probe_sam
     per_shard = max(1, MAX_PROFILE_ROWS // max(1, len(state.done)))
     kinds: dict[str, str] = {}
     successes: dict[str, list[_Row]] = {}
+    sources_seen: set[tuple[str, str]] = set()
     for row, keep in _metadata_rows(state, data.label_col, per_shard):
         if row.status == "success":
             if data.label_col and row.meta.get(data.label_col) is not None:
                 data.labels[str(row.meta[data.label_col])] += 1
             if keep:
                 successes.setdefault(row.shard, []).append(_Row(row.shard, row.key, row.status, row.url, {}))
-                profile = sample_profile(row.meta, IN_FIELDS)
-                if not profile.empty:
-                    data.profiles_in.append(profile)
+                source = (row.shard, str(row.meta.get("original_key") or row.key))
+                if source not in sources_seen:  # clips of one source describe it once
+                    sources_seen.add(source)
+                    profile = sample_profile(row.meta, IN_FIELDS)
+                    if not profile.empty:
+                        data.profiles_in.append(profile)
         elif row.meta.get("error_message") and len(kinds) < 100_000:
             kinds.setdefault(str(row.meta["error_message"])[:200], row.status)
     data.in_source = f"video_metadata of {len(data.profiles_in)} samples" if data.profiles_in else ""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from curation.errors import UserError
-from curation.media_fields import sample_profile
+from curation.media_fields import clip_seconds, sample_profile
 
 MAX_JSON_BYTES = 1 << 20
 SIDE_EXTS = {"json", "txt"}
@@ -41,7 +41,10 @@ class SampleEntry:
 
     @property
     def duration(self) -> float | None:
-        known = sample_profile(self.meta).duration
+        """Seconds of this output: its clip span when it is a clip, else what the metadata or a probe says."""
+        known = clip_seconds(self.meta.get("clips"))
+        if known is None:
+            known = sample_profile(self.meta).duration
         return known if known is not None else self.probed_duration
 
     def to_dict(self) -> dict[str, Any]:

@@ -84,3 +84,12 @@ def test_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     for target in ("missing.tar", "x.txt", "bad.tar"):
         code, _, err = cli_in_process(capsys, "inspect", str(tmp_path / target))
         assert code == 2 and err.startswith("curate: error:") and err.count("\n") == 1, target
+
+
+def test_a_clip_lasts_its_span_not_its_source() -> None:
+    from curation.shard_inspect import SampleEntry
+
+    clip = SampleEntry("k_00001", {"mp4": 10}, {"clips": [[1.5, 3.5]], "video_metadata": {"duration": 10.0}})
+    assert clip.duration == pytest.approx(2.0)
+    whole = SampleEntry("k", {"mp4": 10}, {"video_metadata": json.dumps({"format": {"duration": "7.25"}})})
+    assert whole.duration == pytest.approx(7.25)  # ffprobe's own JSON, kept as text by a metadata parquet
