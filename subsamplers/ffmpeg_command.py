@@ -35,6 +35,16 @@ class Job:
     argv: list[str]  # empty: nothing to run (the source passes through)
     outputs: list[PlannedOutput]
     input_components: set[str] = field(default_factory=set)  # demuxer/decoder names, for error counting
+    renames: list[tuple[Path, Path]] = field(default_factory=list)  # files written -> output names
+    scratch: list[Path] = field(default_factory=list)  # files to delete after the renames
+
+    def settle(self) -> None:
+        """Give written files their output names and drop the throw-away ones."""
+        for written, final in self.renames:
+            if written.is_file():
+                written.replace(final)
+        for path in self.scratch:
+            path.unlink(missing_ok=True)
 
 
 def _members(plan: TranscodePlan) -> list[tuple[str, str]]:
@@ -65,7 +75,7 @@ def _input_components(plan: TranscodePlan) -> set[str]:
     return names
 
 
-def _video_options(plan: TranscodePlan) -> dict[str, Any]:
+def video_options(plan: TranscodePlan) -> dict[str, Any]:
     enc = plan.config.encoding
     opts: dict[str, Any] = {"c:v": enc.video_codec}
     for name in ("crf", "preset", "pix_fmt", "threads"):
@@ -77,7 +87,7 @@ def _video_options(plan: TranscodePlan) -> dict[str, Any]:
     return opts
 
 
-def _audio_options(plan: TranscodePlan, ext: str) -> dict[str, Any]:
+def audio_options(plan: TranscodePlan, ext: str) -> dict[str, Any]:
     if not plan.audio_reencode(ext) and ext in _MP4_FAMILY:
         return {"c:a": "copy"}
     enc = plan.config.encoding
@@ -123,12 +133,33 @@ def _image_job(plan: TranscodePlan) -> Job:
 
 
 def compile_plan(plan: TranscodePlan) -> Job:
+    """The one ffmpeg command for this plan (or none), and the outputs it will write."""
     sample = plan.sample
     if plan.probe.is_image:
         return _image_job(plan)
     members = _members(plan)
     if _passthrough(plan, members):
         return Job([], [PlannedOutput(sample.key, {members[0][0]: sample.path})])
+    from subsamplers.ffmpeg_segments import segment_job, segments_fit
+
+    if segments_fit(plan, members):
+        return segment_job(plan, members)
+    return _per_clip_job(plan, members)
+
+
+def finish(outputs: list[Any], planned: list[PlannedOutput], plan: TranscodePlan) -> Job:
+    merged = ffmpeg.merge_outputs(*outputs)
+    argv = merged.global_args("-hide_banner", "-nostdin", "-loglevel", "error").overwrite_output().compile()
+    return Job(argv, planned, _input_components(plan))
+
+
+def clip_metadata(plan: TranscodePlan, span: Span) -> dict[str, Any]:
+    return {"clips": [[round(span[0], 6), round(span[1], 6)]], "original_key": plan.sample.key}
+
+
+def _per_clip_job(plan: TranscodePlan, members: list[tuple[str, str]]) -> Job:
+    """One input-seeked decode per clip (or one for the whole video), each feeding its own members."""
+    sample = plan.sample
     source = f"file:{Path(sample.path).resolve()}"
     reencode_video = plan.video_reencode()
     spans: list[Span | None] = list(plan.spans) if plan.spans is not None else [None]
@@ -155,7 +186,7 @@ def compile_plan(plan: TranscodePlan) -> Job:
         src = ffmpeg.input(source, **input_opts)
         output = PlannedOutput(key)
         if span is not None:
-            output.metadata = {"clips": [[round(span[0], 6), round(span[1], 6)]], "original_key": sample.key}
+            output.metadata = clip_metadata(plan, span)
         for ext, kind in members:
             target = tmp / f"{key}.{ext}"
             output.media[ext] = target
@@ -168,7 +199,7 @@ def compile_plan(plan: TranscodePlan) -> Job:
             if kind == "av":
                 if reencode_video:
                     parts.append(_filtered_video(plan, src.video))
-                    opts.update(_video_options(plan))
+                    opts.update(video_options(plan))
                 else:
                     parts.append(src["v:0"])
                     opts["c:v"] = "copy"
@@ -176,12 +207,10 @@ def compile_plan(plan: TranscodePlan) -> Job:
                         opts["avoid_negative_ts"] = "make_zero"
                 if plan.probe.has_audio:
                     parts.append(src["a:0"])
-                    opts.update(_audio_options(plan, ext))
+                    opts.update(audio_options(plan, ext))
             else:
                 parts.append(src["a:0"])
-                opts.update(_audio_options(plan, ext))
+                opts.update(audio_options(plan, ext))
             streams_out.append(ffmpeg.output(*parts, f"file:{target}", **opts))
         planned.append(output)
-    merged = ffmpeg.merge_outputs(*streams_out)
-    argv = merged.global_args("-hide_banner", "-nostdin", "-loglevel", "error").overwrite_output().compile()
-    return Job(argv, planned, _input_components(plan))
+    return finish(streams_out, planned, plan)

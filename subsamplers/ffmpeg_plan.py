@@ -143,6 +143,7 @@ def transform(sample: SampleInput, chain: list[SampleSubsampler], config: Config
     if job.argv:
         stderr = run_ffmpeg(job.argv, plan.timeout("ffmpeg"))
         decode_errors = count_decode_errors(stderr, job.input_components)
+        job.settle()
     outputs: list[SampleOutput] = []
     for out in job.outputs:
         for ext, path in out.media.items():

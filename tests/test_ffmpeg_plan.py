@@ -83,10 +83,10 @@ def test_full_chain_output(sources, tmp_path) -> None:
         assert float(audio["duration"]) == pytest.approx(end - start, abs=0.06)
 
 
-def _argv(source: Path, subsampling: dict, tmp: Path) -> list[str]:
+def _argv(source: Path, subsampling: dict, tmp: Path, spans: list | None = None) -> list[str]:
     config = config_for(subsampling)
     _, chain = build_subsamplers(config.subsampling)
-    return compile_plan(build_plan(sample_for(source, tmp, clips=SPANS), chain, config)).argv
+    return compile_plan(build_plan(sample_for(source, tmp, clips=spans or SPANS), chain, config)).argv
 
 
 def test_config_order_does_not_change_the_result(sources, tmp_path) -> None:
@@ -154,3 +154,28 @@ def test_unusable_file_fails_only_the_sample(sources, tmp_path) -> None:
 def test_ffmpeg_timeout_is_a_sample_error(sources, tmp_path) -> None:
     with pytest.raises(SubsamplerError, match="ffmpeg timed out after"):
         run_chain(sources[0], CHAIN, tmp_path, clips=SPANS, reading={"ffmpeg_timeout": 0.01})
+
+
+def test_many_clips_share_one_decoder_and_encoder(sources, tmp_path) -> None:
+    spans = [[i * 0.35, i * 0.35 + 0.25] for i in range(10)]  # 10 clips with 0.1 s gaps between them
+    sub = {"FrameSubsampler": {"args": {"frame_rate": 20}}, "ClippingSubsampler": {"args": {"precision": "exact"}}}
+    argv = _argv(sources[0], sub, tmp_path / "argv", spans)
+    assert argv.count("-i") == 1 and argv.count("-c:v") == 1
+    outs = run_chain(sources[0], sub, tmp_path / "o", clips=spans, encode_formats={"video": "mp4", "audio": "m4a"})
+    assert [o.key for o in outs] == [f"k_{i:05d}" for i in range(10)]
+    for out in outs:
+        [video] = streams(out.media["mp4"], "video")
+        assert int(video["nb_read_frames"]) == 5  # 0.25 s at 20 fps
+        [audio] = streams(out.media["m4a"], "audio")
+        assert float(audio["duration"]) == pytest.approx(0.25, abs=0.05)
+    # the throw-away gap segments are gone: only the clips' members are left
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(
+        f"k_{i:05d}.{ext}" for i in range(10) for ext in ("mp4", "m4a"))
+
+
+def test_overlapping_clips_are_each_cut_exactly(sources, tmp_path) -> None:
+    spans = [[0.0, 2.0], [1.0, 3.0]]
+    outs = run_chain(sources[0], {"ClippingSubsampler": {"args": {"precision": "exact"}}}, tmp_path, clips=spans)
+    assert [o.metadata["clips"] for o in outs] == [[s] for s in spans]
+    assert [int(streams(o.media["mp4"], "video")[0]["nb_read_frames"]) for o in outs] == [50, 50]
+
