@@ -58,7 +58,8 @@ class Plan:
         return sum(entry[3] for entry in self.manifest["shards"])
 
     def shard_name(self, shard_id: int) -> str:
-        return shard_name(shard_id, self.manifest["shape"]["oom_shard_count"])
+        named = self.manifest.get("names", {}).get(str(shard_id))  # webdataset input keeps tar names
+        return named or shard_name(shard_id, self.manifest["shape"]["oom_shard_count"])
 
     def read_shard(self, shard_id: int) -> pa.Table:
         """The rows of one input shard (memory-mapped, only this shard's batch)."""
@@ -120,6 +121,10 @@ def discover_sources(config: Config) -> list[InputSource]:
     if config.url_list is None:
         raise TableError("url_list: required (a table, a folder of tables or media, or a dataset layout)")
     fmt = config.input_format
+    if fmt == "webdataset":  # existing shards: one input tar per shard (curation/wds_plan.py)
+        from curation.wds_plan import webdataset_sources
+
+        return webdataset_sources(config)
     url_list = config.url_list if isinstance(config.url_list, str) else None
     if isinstance(config.url_list, list):
         paths = [Path(p) for p in config.url_list]
@@ -291,6 +296,12 @@ def make_plan(config: Config) -> Plan:
     chunk_rows = config.storage.number_sample_per_shard
     key_maker = _KeyMaker(config)
     next_shard = max((e[0] for e in manifest["shards"]), default=-1) + 1
+    if config.input_format == "webdataset":  # each input tar is one shard, same name (curation/wds_plan.py)
+        from curation.wds_plan import add_webdataset_shards
+
+        add_webdataset_shards(manifest, new_sources, table_subsamplers, folder)
+        atomic_write_json(manifest_path, manifest)
+        return Plan(folder, manifest)
     if table_subsamplers:
         table = _subset_table(new_sources, config, table_subsamplers, folder)
         groups = [(new_sources[0], _rechunk(table.to_batches(), chunk_rows))]

@@ -40,6 +40,7 @@ class ShardStats:
     duration: float = 0.0
     attempt: int = 1
     status_dict: Counter[str] = field(default_factory=Counter)  # "success" or the error message → count
+    input_problems: Counter[str] = field(default_factory=Counter)  # webdataset input: broken tar, odd samples → count
 
     def record(self, status: str, error: str | None) -> None:
         self.count += 1
@@ -58,6 +59,7 @@ class ShardStats:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status_dict"] = dict(self.status_dict)
+        data["input_problems"] = dict(self.input_problems)
         return data
 
     def write(self, folder: Path) -> None:

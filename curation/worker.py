@@ -26,6 +26,7 @@ from curation.previous import PreviousShard
 from curation.probe import ProbeError, ProbeInfo, probe
 from curation.sources import FetchError, fetch
 from curation.stats import FAILED_TO_DOWNLOAD, FAILED_TO_SUBSAMPLE, SUCCESS, ShardStats, stats_path
+from curation.wds_sample import WdsSampleError, WdsShard
 from curation.writers import SampleRecord, make_writer
 from subsamplers import build_subsamplers
 from subsamplers.base import SampleInput, SubsamplerError
@@ -75,6 +76,7 @@ class ShardProcessor:
         self.tmp_root = base_tmp / f"{self.name}-{os.getpid()}-{threading.get_ident()}"
         self.transcode_slots = threading.Semaphore(config.distribution.ffmpeg_concurrency)
         self.saved_columns = self._saved_columns()
+        self.wds = _webdataset_input(config, self.plan.manifest, shard_id)  # reprocessing existing shards
 
     def _saved_columns(self) -> list[str]:
         if self.config.save_additional_columns is not None:
@@ -86,6 +88,8 @@ class ShardProcessor:
         return []
 
     def base_meta(self, row: dict[str, Any]) -> dict[str, Any]:
+        if self.wds is not None:
+            return self.wds.base_meta(row)
         meta: dict[str, Any] = {"url": row.get(self.config.url_col)}
         if self.config.caption_col:
             meta["caption"] = row.get(self.config.caption_col)
@@ -97,6 +101,8 @@ class ShardProcessor:
         rows = self.plan.read_shard(self.shard_id).to_pylist()
         writer = make_writer(self.config.output_format, self.folder, self.name, self.config.encode_formats)
         stats = ShardStats(shard=self.name, attempt=self.attempt)
+        if self.wds is not None:
+            stats.input_problems.update(self.wds.input_problems(rows))
         threads = self.config.distribution.thread_count
         try:
             with ThreadPoolExecutor(threads, thread_name_prefix=f"shard{self.name}") as pool:
@@ -133,11 +139,16 @@ class ShardProcessor:
         work_dir.mkdir(parents=True, exist_ok=True)
         url = row.get(self.config.url_col)
         try:
-            if not isinstance(url, str) or not url.strip():
-                raise FetchError("empty url")
-            fetched = fetch(url.strip(), work_dir, self.config.reading)
+            if self.wds is not None:
+                fetched = self.wds.fetch(row, work_dir)
+            else:
+                if not isinstance(url, str) or not url.strip():
+                    raise FetchError("empty url")
+                fetched = fetch(url.strip(), work_dir, self.config.reading)
         except FetchError as exc:
             return SampleResult(FAILED_TO_DOWNLOAD, str(exc), work_dir=work_dir)
+        except WdsSampleError as exc:
+            return SampleResult(FAILED_TO_SUBSAMPLE, str(exc), work_dir=work_dir)
         result = SampleResult(SUCCESS, bytes_in=fetched.size, work_dir=work_dir)
         try:
             info = probe(fetched.path, timeout=self.config.reading.step_timeout("ffprobe"))
@@ -147,6 +158,8 @@ class ShardProcessor:
                                  clips=row.get(self.config.clip_col) if self.config.clip_col else None, tmp_dir=work_dir)
             with self.transcode_slots:
                 outputs = transform(sample, self.chain, self.config)
+            if self.wds is not None:
+                outputs = self.wds.complete(outputs, row, fetched)
         except (ProbeError, SubsamplerError) as exc:
             return SampleResult(FAILED_TO_SUBSAMPLE, str(exc), bytes_in=fetched.size, work_dir=work_dir)
         except Exception as exc:  # a bug or an unexpected input costs this sample, not the shard
@@ -160,6 +173,8 @@ class ShardProcessor:
     def _write(self, writer: Any, row: dict[str, Any], result: SampleResult, stats: ShardStats) -> None:
         key = row[KEY_COLUMN]
         caption = row.get(self.config.caption_col) if self.config.caption_col else None
+        if self.wds is not None:
+            caption = self.wds.caption(row)
         caption = None if caption is None else str(caption)
         base = self.base_meta(row)
         stats.record(result.status, None if result.status == SUCCESS else result.error)
@@ -188,6 +203,11 @@ def check_limits(info: ProbeInfo, config: Config) -> None:
         raise SubsamplerError(f"declared size {info.width}x{info.height} exceeds reading.max_pixels ({reading.max_pixels})")
     if info.duration and info.duration > reading.max_duration:
         raise SubsamplerError(f"duration {info.duration:.0f}s exceeds reading.max_duration ({reading.max_duration:g}s)")
+
+
+def _webdataset_input(config: Config, manifest: dict[str, Any], shard_id: int) -> WdsShard | None:
+    """Rows planned from an input tar need the tar-reading helpers (curation/wds_sample.py)."""
+    return WdsShard(config, manifest, shard_id) if config.input_format == "webdataset" else None
 
 
 def _output_seconds(meta: dict[str, Any], source_seconds: float | None) -> float:

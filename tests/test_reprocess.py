@@ -1,0 +1,86 @@
+"""Reprocessing shards written by curate: same shard names, same keys, new media, captions untouched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from curation import curate
+from tests.support.chain import FAST, streams
+from tests.support.shards import read_webdataset, sample_json, stats_files
+
+CAPTIONS = ["a cat, on a mat", "ünïcödé caption", "third \"quoted\"", "fourth\nline two"]
+
+
+@pytest.fixture(scope="module")
+def curated(media: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two shards (2 samples each) written by curate from a caption table."""
+    root = tmp_path_factory.mktemp("curated")
+    table = root / "in.jsonl"
+    table.write_text("".join(json.dumps({"url": str(media / f"v{i}.mp4"), "caption": c}) + "\n" for i, c in enumerate(CAPTIONS)))
+    curate(url_list=str(table), output_folder=str(root / "shards"), output_format="webdataset", caption_col="caption",
+           number_sample_per_shard=2, processes_count=1, quiet=True)
+    return root / "shards"
+
+
+def test_round_trip_lower_resolution(curated: Path, tmp_path: Path) -> None:
+    out = tmp_path / "small"
+    summary = curate(url_list=f"{curated}/{{00000..00001}}.tar", input_format="webdataset", output_folder=str(out),
+                     output_format="webdataset", processes_count=1, quiet=True, encoding=FAST,
+                     subsampling={"ResolutionSubsampler": {"args": {"height": 32}}})
+    assert summary.totals["successes"] == 4
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith(("_", ".")))
+    assert names == ["00000.parquet", "00000.tar", "00000_stats.json", "00001.parquet", "00001.tar", "00001_stats.json"]
+    before = {s["__key__"]: s for s in read_webdataset(curated)}
+    after = {s["__key__"]: s for s in read_webdataset(out)}
+    assert list(after) == list(before)  # same keys, same order, as webdataset itself reads them
+    for key, sample in after.items():
+        assert sample["txt"] == before[key]["txt"]  # captions copied byte for byte
+        path = tmp_path / f"{key}.mp4"
+        path.write_bytes(sample["mp4"])
+        video = streams(path, "video")[0]
+        assert (video["width"], video["height"]) == (48, 32)  # the inputs are 96x64
+        meta = sample_json(sample)
+        assert meta["source"] == {"shard": f"{curated}/{key[:5]}.tar", "key": key}
+        assert meta["caption"] == sample_json(before[key])["caption"]  # the json is carried over
+        assert meta["status"] == "success"
+
+
+def test_cli_file_url_brace_pattern_pass_through_and_resume(curated: Path, tmp_path: Path, cli) -> None:  # noqa: ANN001
+    out = tmp_path / "copy"
+    args = ["run", "--input_format", "webdataset", "--url_list", f"file://{curated}/{{00000..00001}}.tar",
+            "--output_folder", str(out), "--output_format", "webdataset", "--processes_count", "1", "--quiet"]
+    first = cli(*args)
+    assert first.code == 0, first.stderr
+    assert "4 ok" in first.stdout
+    before = {s["__key__"]: s for s in read_webdataset(curated)}
+    after = {s["__key__"]: s for s in read_webdataset(out)}
+    assert list(after) == list(before)
+    for key, sample in after.items():
+        assert sample["mp4"] == before[key]["mp4"]  # nothing in the chain: the member passes through untouched
+        assert sample_json(sample)["source"]["shard"].startswith("file://")
+    stats = stats_files(out)
+    assert sorted(stats) == ["00000_stats.json", "00001_stats.json"]
+    assert all(s["input_problems"] == {} for s in stats.values())
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out.glob("*.tar")}
+    again = cli(*args)
+    assert again.code == 0, again.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.tar")} == mtimes  # resume: finished shards skipped
+
+
+def test_glob_directory_and_list_file_find_the_same_shards(curated: Path, tmp_path: Path) -> None:
+    from curation.wds_input import expand_shards
+
+    expected = [str(curated / "00000.tar"), str(curated / "00001.tar")]
+    listing = tmp_path / "shards.txt"
+    listing.write_text(f"# two shards\n{curated / '00000.tar'}\n\n{curated / '00001.tar'}\n")
+    assert expand_shards(f"{curated}/*.tar") == expected
+    assert expand_shards(str(curated)) == expected
+    assert expand_shards(str(listing)) == expected
+    assert expand_shards(f"file://{curated}/*.tar") == [f"file://{p}" for p in expected]
+    from curation.errors import TableError
+
+    with pytest.raises(TableError, match="no such shard"):
+        expand_shards(f"{curated}/{{00000..00002}}.tar")

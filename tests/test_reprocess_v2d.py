@@ -1,0 +1,101 @@
+"""Reprocessing shards laid out exactly as video2dataset 1.3.0 writes them (8-digit keys, json-only failures)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from curation import curate
+from tests.support.chain import FAST, streams
+from tests.support.shards import read_webdataset, sample_json, stats_files
+from tests.support.tars import v2d_shard
+
+SHARDS = {
+    0: [("00000000", "cat", 0), ("00000001", "dog", None), ("00000002", "dog", 1)],
+    1: [("00001000", "cat", 2), ("00001001", "dog", 3), ("00001002", "cat", None)],
+}
+GOOD = [key for rows in SHARDS.values() for key, _, video in rows if video is not None]
+
+
+@pytest.fixture(scope="module")
+def v2d_folder(media: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("v2d")
+    for shard, rows in SHARDS.items():
+        samples = []
+        for key, label, video in rows:
+            sample = {"key": key, "url": f"https://example.com/{key}.mp4", "caption": f"caption of {key}", "label": label}
+            if video is None:
+                sample["error"] = "HTTP Error 404: Not Found"
+            else:
+                sample["video"] = str(media / f"v{video}.mp4")
+            samples.append(sample)
+        v2d_shard(folder, shard, samples)
+    return folder
+
+
+def _by_key(folder: Path) -> dict[str, dict]:
+    return {s["__key__"]: s for s in read_webdataset(folder)}
+
+
+def test_every_successful_sample_out_failed_ones_recorded(v2d_folder: Path, media: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    summary = curate(url_list=str(v2d_folder), input_format="webdataset", output_folder=str(out), output_format="webdataset",
+                     processes_count=2, quiet=True)  # a directory of shards, next to their parquet and stats files
+    assert summary.totals["count"] == 6 and summary.totals["successes"] == 4
+    assert sorted(stats_files(out)) == ["00000_stats.json", "00001_stats.json"]
+    samples = _by_key(out)
+    assert sorted(samples) == sorted(key for rows in SHARDS.values() for key, _, _ in rows)
+    for shard, rows in SHARDS.items():
+        for key, label, video in rows:
+            sample, meta = samples[key], sample_json(samples[key])
+            assert meta["label"] == label and meta["url"] == f"https://example.com/{key}.mp4"
+            assert meta["source"] == {"shard": str(v2d_folder / f"{shard:05d}.tar"), "key": key}
+            assert sample["txt"].decode() == f"caption of {key}" if video is not None else "txt" not in sample
+            if video is None:
+                assert "mp4" not in sample and meta["status"] == "failed_to_subsample"
+                assert meta["error_message"] == "no mp4 member in the input sample (input status failed_to_download: HTTP Error 404: Not Found)"
+            else:
+                assert meta["status"] == "success" and meta["error_message"] is None
+                assert sample["mp4"] == (media / f"v{video}.mp4").read_bytes()
+                assert meta["video_metadata"]["streams"][0]["width"] == 96  # still true: the media passed through
+    assert all(s["failed_to_subsample"] == 1 and s["successes"] == 2 for s in stats_files(out).values())
+
+
+def test_clips_field_drives_clipping_and_resolution(v2d_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "clips"
+    curate(url_list=f"{v2d_folder}/{{00000..00001}}.tar", input_format="webdataset", output_folder=str(out),
+           output_format="webdataset", clip_col="clips", processes_count=2, quiet=True, encoding=FAST,
+           subsampling={"ResolutionSubsampler": {"args": {"height": 32}}})
+    samples = _by_key(out)
+    assert sorted(k for k, s in samples.items() if sample_json(s)["status"] == "success") == sorted(f"{k}_00000" for k in GOOD)
+    for key in GOOD:
+        sample = samples[f"{key}_00000"]
+        path = tmp_path / f"{key}.mp4"
+        path.write_bytes(sample["mp4"])
+        video = streams(path, "video")[0]
+        assert video["height"] == 32 and float(video["duration"]) == pytest.approx(0.5, abs=0.15)
+        meta = sample_json(sample)
+        assert meta["clips"] == [[0.0, 0.5]]
+        assert meta["video_metadata"] is None  # the input's ffprobe record describes the old media ...
+        assert meta["source"]["video_metadata"]["streams"][0]["height"] == 64  # ... and is kept as the source's
+        assert sample["txt"].decode() == f"caption of {key}"
+
+
+def test_class_subset_reads_labels_from_json_only(v2d_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "subset"
+    curate(url_list=f"{v2d_folder}/*.tar", input_format="webdataset", output_folder=str(out), output_format="webdataset",
+           processes_count=2, quiet=True,
+           subsampling={"ClassSubsetSubsampler": {"args": {"label_col": "label", "samples_per_class": 1}}})
+    samples = _by_key(out)
+    metas = [sample_json(s) for s in samples.values()]
+    assert sorted(m["label"] for m in metas) == ["cat", "dog"]  # one per class, never a failed input sample
+    assert all(m["status"] == "success" and m["key"] in GOOD for m in metas)
+    classes = json.loads((out / "classes.json").read_text())
+    assert classes["classes"] == {"cat": 0, "dog": 1}
+    assert sorted(m["class_index"] for m in metas) == [0, 1]
+    report = json.loads((out / "subset_report.json").read_text())
+    assert report["excluded"]["counts"] == {"missing url": 2}  # the json-only samples could not be chosen
+    for name in {m["source"]["shard"].rsplit("/", 1)[-1][:-4] for m in metas}:
+        assert (out / f"{name}_stats.json").exists()  # output shards keep their input names
