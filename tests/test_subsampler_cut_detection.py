@@ -51,3 +51,14 @@ def test_cuts_are_clips(two_shots, tmp_path) -> None:
 def test_min_scene_len_merges_close_cuts() -> None:
     assert scenes_from_cuts([10, 12, 40], total_frames=60, min_scene_len=15) == [[0, 40], [40, 60]]
     assert scenes_from_cuts([], total_frames=60, min_scene_len=15) == [[0, 60]]
+
+
+def test_video2dataset_puts_cuts_are_clips_beside_args(two_shots, tmp_path) -> None:
+    from curation.errors import ConfigError
+    from tests.support.chain import config_for
+
+    sub = {"CutDetectionSubsampler": {"cuts_are_clips": True, "args": {"threshold": 27, "min_scene_len": 15}}}
+    outs = run_chain(two_shots, sub, tmp_path)
+    assert [o.key for o in outs] == ["k_00000", "k_00001"]
+    with pytest.raises(ConfigError, match="CutDetectionSubsampler"):
+        config_for({"CutDetectionSubsampler": {"cuts_are_cips": True, "args": {}}})
