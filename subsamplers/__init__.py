@@ -46,12 +46,16 @@ def _parse_args(name: str, entry: Any) -> SubsamplerArgs:
 
     if entry is None:
         entry = {}
-    if not isinstance(entry, dict) or set(entry) - {"args"}:
+    cls = subsampler_class(name)
+    # video2dataset puts some options beside `args` (CutDetectionSubsampler's cuts_are_clips):
+    # keys that are fields of the subsampler's Args are accepted there too
+    beside = set(entry) - {"args"} if isinstance(entry, dict) else set()
+    if not isinstance(entry, dict) or beside - set(cls.Args.model_fields):
         raise ConfigError(f"config error: subsampling.{name}: expected a mapping with an 'args' mapping")
     args = entry.get("args") or {}
     if not isinstance(args, dict):
         raise ConfigError(f"config error: subsampling.{name}.args: expected a mapping")
-    cls = subsampler_class(name)
+    args = {**args, **{key: entry[key] for key in beside}}
     try:
         return cls.Args.model_validate(args)
     except ValidationError as exc:
