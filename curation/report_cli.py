@@ -77,6 +77,10 @@ def format_stats(ov: dict[str, Any]) -> str:
         ("throughput", f"{tp['samples_per_second']:.2f} samples/s, {tp['video_seconds_per_second']:.2f} video-s/s, "
                        f"{tp['mb_per_second']:.2f} MB/s"),
     ]
+    run = ov.get("active_run")
+    if run:
+        state = {True: "running", False: "not running (stale lock)", None: "on another host"}[run["alive"]]
+        rows.append(("run", f"pid {run['pid']} on {run['host']}, {state}"))
     if shards["pending_names"]:
         more = "" if len(shards["pending_names"]) >= (shards["pending"] or 0) else ", ..."
         rows.append(("pending shards", ", ".join(shards["pending_names"]) + more))
@@ -98,7 +102,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    import importlib.util
+
     from curation.errors import UserError
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UserError("curate report needs matplotlib: pip install 'curation[report]'")
     from curation.report import build_report
 
     if args.probe_samples < 0:

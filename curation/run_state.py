@@ -8,7 +8,9 @@ both start from here, so they always agree.
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ class RunState:
     planned: list[str] | None  # every shard name in the plan manifest; None without a plan
     running: list[str] = field(default_factory=list)  # pending shards with temp files being written
     unreadable: list[str] = field(default_factory=list)  # stats files that could not be parsed
+    lock: dict[str, Any] | None = None  # the run holding the folder (.curate.lock), if any
 
     @property
     def done(self) -> list[str]:
@@ -55,6 +58,28 @@ def _planned_shards(folder: Path) -> list[str] | None:
         raise UserError(f"{folder}: unreadable plan manifest ({exc})") from None
 
 
+def _lock_holder(folder: Path) -> dict[str, Any] | None:
+    """Who holds the folder: pid, host, started, and alive (None when it runs on another host)."""
+    from curation.lock import LOCK_NAME
+
+    try:
+        holder = json.loads((folder / LOCK_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(holder, dict):
+        return None
+    alive: bool | None = None
+    if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
+        try:
+            os.kill(holder["pid"], 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        except PermissionError:
+            alive = True
+    return {"pid": holder.get("pid"), "host": holder.get("host"), "started": holder.get("started"), "alive": alive}
+
+
 def collect(folder: Path | str) -> RunState:
     """Read an output folder's stats files and plan; a UserError when it is not one."""
     folder = Path(folder)
@@ -73,7 +98,7 @@ def collect(folder: Path | str) -> RunState:
     planned = _planned_shards(folder)
     if planned is None and not stats:
         raise UserError(f"{folder}: not a curate output folder (no _plan/manifest.json and no *_stats.json)")
-    state = RunState(folder, stats, planned, unreadable=unreadable)
+    state = RunState(folder, stats, planned, unreadable=unreadable, lock=_lock_holder(folder))
     pending = set(state.pending)
     state.running = sorted({m.group(1) for p in folder.iterdir() if (m := _TEMP.match(p.name)) and m.group(1) in pending})
     return state
@@ -95,6 +120,7 @@ def overview(state: RunState, top: int = 10) -> dict[str, Any]:
             "pending_names": state.pending[:20],
             "unreadable_stats": state.unreadable,
         },
+        "active_run": state.lock,
         "samples": t["count"],
         "successes": t["successes"],
         "failed_to_download": t["failed_to_download"],

@@ -121,6 +121,7 @@ def test_during_a_live_run(media: Path, tmp_path: Path, stats_json: Callable) ->
             before = stats_files(out)
             report = stats_json(out)
             after = stats_files(out)
+            assert report["active_run"]["pid"] == proc.pid and report["active_run"]["alive"] is True
             assert proc.poll() is None, "the run ended before stats was read; the slow shard is too fast"
         finally:
             proc.wait(timeout=60)
@@ -132,6 +133,7 @@ def test_during_a_live_run(media: Path, tmp_path: Path, stats_json: Callable) ->
     finally:
         server.stop()
     final = stats_json(out)
+    assert final["active_run"] is None  # the run released the folder
     assert final["shards"]["done"] == 2 and final["failed_to_subsample"] == 1
 
 
