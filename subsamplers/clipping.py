@@ -40,6 +40,9 @@ class ClippingSubsampler(SampleSubsampler):
         if spans and sample.probe.has_video:
             if args.precision == "keyframe_adjusted":
                 spans = snap_inward(spans, plan.ensure_keyframes(), report)
+                for start, end in [s for s in spans if s[1] - s[0] < args.min_length]:
+                    report.drop([start, end], f"shorter than min_length {args.min_length:g}s on keyframes")
+                spans = [s for s in spans if s[1] - s[0] >= args.min_length]
             elif args.precision == "low" and not plan.video_reencode_for_clips():
                 spans = snap_start_back(spans, plan.ensure_keyframes())
         if report.dropped:

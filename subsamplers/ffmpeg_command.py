@@ -66,9 +66,8 @@ def _members(plan: TranscodePlan) -> list[tuple[str, str]]:
 
 
 def _input_components(plan: TranscodePlan) -> set[str]:
-    names: set[str] = set()
-    fmt = plan.probe.format_name or ""
-    names.update([fmt, *fmt.split(",")])
+    # a demuxer logs under its full name ("mov,mp4,m4a,3gp,3g2,mj2"); the short names are muxers
+    names: set[str] = {plan.probe.format_name or ""}
     for stream in plan.probe.raw.get("streams", []):
         names.add(stream.get("codec_name") or "")
     names.discard("")

@@ -179,3 +179,17 @@ def test_overlapping_clips_are_each_cut_exactly(sources, tmp_path) -> None:
     assert [o.metadata["clips"] for o in outs] == [[s] for s in spans]
     assert [int(streams(o.media["mp4"], "video")[0]["nb_read_frames"]) for o in outs] == [50, 50]
 
+
+
+def test_decode_errors_count_only_the_inputs_components() -> None:
+    from subsamplers.ffmpeg_runner import count_decode_errors
+
+    stderr = "\n".join([
+        "[h264 @ 0x55d0c0a0] error while decoding MB 18 12",
+        "[mpegts @ 0x55d0c0b0] Packet corrupt (stream = 0, dts = 3600)",
+        "[mp4 @ 0x55d0c0c0] some muxer complaint",
+        "[libx264 @ 0x55d0c0d0] some encoder complaint",
+        "Error while decoding stream #0:0: Invalid data found when processing input",
+    ])
+    assert count_decode_errors(stderr, {"h264", "mpegts"}) == 3
+    assert count_decode_errors("", {"h264"}) == 0
