@@ -83,6 +83,8 @@ def _lock_holder(folder: Path) -> dict[str, Any] | None:
 def collect(folder: Path | str) -> RunState:
     """Read an output folder's stats files and plan; a UserError when it is not one."""
     folder = Path(folder)
+    if folder.is_file():
+        raise UserError(f"{folder}: is a file, not an output folder (for one shard: curate inspect {folder})")
     if not folder.is_dir():
         raise UserError(f"{folder}: no such output folder")
     stats: list[dict[str, Any]] = []
