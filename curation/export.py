@@ -196,9 +196,9 @@ def export_vjepa(
         if any(ch.isspace() for ch in str(sample.path)):
             raise UserError(f"export vjepa: path contains whitespace, which V-JEPA's space-separated CSV cannot hold: {sample.path}")
     groups = by_split(samples, split)
+    paths = vjepa_paths(folder, out, list(groups))
     if check_frames:
         _warn_short_clips([s for group in groups.values() for s in group], frames_per_clip * frame_step, frames_per_clip, frame_step)
-    paths = vjepa_paths(folder, out, list(groups))
     for name, group in groups.items():
         lines = [f"{s.path} {index[s.label]}\n" for s in sorted(group, key=lambda s: str(s.path))]
         _write_text_atomic(paths[name], "".join(lines))

@@ -202,3 +202,74 @@ def test_kinetics_fixture_subset_reports_missing_and_empty_clips(tmp_path: Path)
     assert per_label(out) == {"abseiling": 3, "air drumming": 3, "juggling, balls": 3,
                               "massaging person's head": 3, "passing American football (in game)": 2}
     assert report["per_class"]["passing American football (in game)"]["splits"]["val"]["shortfall"] == 1
+
+
+# -- end to end: the same subset whatever the engine, process count or row order -----------------
+
+
+def subset_only_config(folder: Path) -> Path:
+    """nano_kinetics's plan-shaping part (its class subset) with no transcoding, small shards."""
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).resolve().parent.parent / "configs" / "nano_kinetics.yaml").read_text())
+    config["subsampling"] = {"ClassSubsetSubsampler": config["subsampling"]["ClassSubsetSubsampler"]}
+    config["storage"] = {"number_sample_per_shard": 4}
+    path = folder / "subset_only.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def written(out: Path) -> set[tuple[str, str, str, str, int]]:
+    """(shard, key, label, split, class_index) of every successful sample written."""
+    metas = [(p.parent.name, json.loads(p.read_text(encoding="utf-8"))) for p in out.glob("0*/*.json")]
+    return {(shard, m["key"], m["label"], m["split"], m["class_index"]) for shard, m in metas if m["status"] == "success"}
+
+
+def shuffled_kinetics(tmp_path: Path) -> tuple[Path, Path, Path]:
+    from tests.support.datasets import KINETICS_ROWS
+
+    csv_path, videos = make_kinetics(tmp_path / "k400")
+    rows = list(KINETICS_ROWS)
+    random.Random(11).shuffle(rows)
+    shuffled, _ = make_kinetics(tmp_path / "k400-shuffled", rows=rows, header=False, media=False)
+    return csv_path, shuffled, videos
+
+
+def test_same_subset_with_one_and_two_processes_and_shuffled_rows(tmp_path: Path) -> None:
+    from curation import curate
+    from tests.conftest import run_cli
+
+    csv_path, shuffled, videos = shuffled_kinetics(tmp_path)
+    config = subset_only_config(tmp_path)
+    one = tmp_path / "one"
+    result = run_cli("run", "--url_list", str(csv_path), "--input_format", "kinetics", "--media_dir", str(videos),
+                     "--output_folder", str(one), "--config", str(config), "--processes_count", "1", "--quiet")
+    assert result.code == 0, result.stderr
+    two = tmp_path / "two"
+    curate(url_list=str(shuffled), output_folder=str(two), input_format="kinetics", media_dir=str(videos),
+           config=str(config), processes_count=2, quiet=True)
+    assert written(one) == written(two)
+    assert len(written(one)) == 15  # every usable row: 17 listed, one missing, one empty
+    assert (one / "classes.json").read_bytes() == (two / "classes.json").read_bytes()
+    report_one = read_json(one / "subset_report.json")
+    assert report_one == read_json(two / "subset_report.json")
+    assert report_one["excluded"]["counts"] == {"empty file": 1, "missing file": 1}
+
+
+@pytest.mark.spark
+def test_same_subset_through_spark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    pytest.importorskip("pyspark")
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # executors need this venv's pyarrow
+    from curation import curate
+
+    csv_path, shuffled, videos = shuffled_kinetics(tmp_path)
+    config = subset_only_config(tmp_path)
+    curate(url_list=str(csv_path), output_folder=str(tmp_path / "mp"), input_format="kinetics", media_dir=str(videos),
+           config=str(config), processes_count=1, quiet=True)
+    curate(url_list=str(shuffled), output_folder=str(tmp_path / "spark"), input_format="kinetics", media_dir=str(videos),
+           config=str(config), distributor="pyspark", quiet=True,
+           **{"distribution.distributor_args": {"master": "local[2]"}})
+    assert written(tmp_path / "mp") == written(tmp_path / "spark")
+    assert (tmp_path / "mp" / "classes.json").read_bytes() == (tmp_path / "spark" / "classes.json").read_bytes()
