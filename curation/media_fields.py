@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+IMAGE_FORMATS = frozenset({"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe"})
+
 
 @dataclass
 class MediaProfile:
@@ -66,6 +68,8 @@ def from_probe_json(data: Any) -> MediaProfile:
     height = number(_first(data, "height")) or number(_first(video, "height"))
     fps = (number(_first(data, "fps", "frame_rate", "avg_frame_rate"))
            or number(_first(video, "avg_frame_rate")) or number(_first(video, "r_frame_rate")))
+    if str(fmt.get("format_name", "")) in IMAGE_FORMATS:  # a still image: ffprobe's 25 fps means nothing
+        duration = fps = None
     return MediaProfile(duration, int(width) if width else None, int(height) if height else None, fps)
 
 

@@ -159,7 +159,7 @@ def collect_report_data(state: RunState, label_col: str | None = None, probe_sam
             data.profiles_out = _probe_all(targets)
         data.out_source = f"ffprobe of {len(data.profiles_out)} sampled outputs"
         if not data.profiles_in:
-            sources = [s for rows in chosen.values() for r in rows if (s := _local_source(r.url))]
+            sources = list(dict.fromkeys(s for rows in chosen.values() for r in rows if (s := _local_source(r.url))))
             data.profiles_in = _probe_all(sources)
             data.in_source = f"ffprobe of {len(data.profiles_in)} local source files" if data.profiles_in else ""
     for error in data.overview["top_errors"]:
