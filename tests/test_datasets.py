@@ -272,3 +272,19 @@ def test_keys_are_safe_and_unique_whatever_the_order() -> None:
     assert duplicates == [3] and len(set(keys[:3])) == 3
     reversed_keys, _ = unique_keys(bases[:3][::-1], identities[:3][::-1])
     assert reversed_keys[::-1] == keys[:3]
+
+
+# -- shipped configs ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "input_format", "fps"), [
+    ("nano_kinetics", "kinetics", 8), ("nano_ssv2", "ssv2", 8), ("nano_imagenet", "imagefolder", None)])
+def test_nano_configs_are_10_classes_by_25_at_224px(name: str, input_format: str, fps: int | None) -> None:
+    from curation.config import build_config
+
+    config = build_config(name)
+    assert (config.input_format, config.output_format) == (input_format, "files")
+    subset = config.subsampling["ClassSubsetSubsampler"]["args"]
+    assert (subset["num_classes"], subset["samples_per_class"], subset["split_col"]) == (10, 25, "split")
+    assert config.subsampling["ResolutionSubsampler"]["args"]["video_size"] == 224
+    assert config.subsampling.get("FrameSubsampler", {"args": {"frame_rate": None}})["args"]["frame_rate"] == fps
