@@ -1,8 +1,9 @@
 """Run progress on the console: a live tqdm line on a terminal, plain periodic lines otherwise.
 
 Batch jobs (Slurm logs, CI, ``--quiet``) get timestamped lines that are readable with ``tail``:
-one at start, one at most every ``interval`` seconds as shards finish, one per failed shard
-attempt, and a final one. Rates count only this session's shards, so a resumed run's ETA is honest.
+one at start (with the first outcome, so an error raised before any shard ran stays the only
+line), one at most every ``interval`` seconds as shards finish, one per failed shard attempt, and
+a final one. Rates count only this session's shards, so a resumed run's ETA is honest.
 """
 
 from __future__ import annotations
@@ -40,9 +41,8 @@ class Progress:
         self.last_line = self.started
         self.quiet = (not sys.stderr.isatty()) if quiet is None else quiet
         self.bar: Any = None
-        if self.quiet:
-            self._line(f"{done}/{total} shards already done, {total - done} to run")
-        else:
+        self.announced = False  # the start line waits for the first outcome: a user error stays one line
+        if not self.quiet:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=done, unit="shard", dynamic_ncols=True, file=sys.stderr)
@@ -80,6 +80,7 @@ class Progress:
                 postfix["shard errors"] = str(self.failed_shards)
             self.bar.set_postfix(postfix, refresh=True)
             return
+        self._announce()
         if not outcome.ok:
             self._line(f"shard {outcome.shard_id} failed (attempt {outcome.attempts}): {outcome.error}")
         elif time.monotonic() - self.last_line >= self.interval:
@@ -95,14 +96,28 @@ class Progress:
             text += f", {self.failed_shards} failed shard attempts"
         return text + f", ETA {format_eta(self.eta())}"
 
-    def _line(self, text: str) -> None:
-        self.last_line = time.monotonic()
+    def _announce(self) -> None:
+        if not self.announced:
+            self.announced = True
+            self._line(f"{self.done_at_start}/{self.total} shards already done, {self.total - self.done_at_start} to run",
+                       periodic=False)
+
+    def _line(self, text: str, periodic: bool = True) -> None:
+        if periodic:
+            self.last_line = time.monotonic()
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
         print(f"[{stamp}] curate: {text}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
+        failing = sys.exc_info()[0] is not None  # closing because of an error: its message is the one line
         if self.bar is not None:
+            if failing:
+                self.bar.leave = False  # erase the bar
             self.bar.close()
-        elif self.done > self.done_at_start or self.failed_shards:
+            return
+        if failing:
+            return
+        self._announce()
+        if self.done > self.done_at_start or self.failed_shards:
             elapsed = time.monotonic() - self.started
             self._line(f"finished in {format_eta(elapsed)}: {self.status().rsplit(', ETA', 1)[0]}")

@@ -117,3 +117,27 @@ def test_cli_quiet_flag_wins_over_a_terminal(media: Path, tmp_path: Path) -> Non
     lines = [line for line in text.replace("\r\n", "\n").splitlines() if line]
     assert lines and all(LINE.match(line) for line in lines), text
     assert "finished in" in lines[-1]
+
+
+def test_an_error_before_any_shard_leaves_only_its_own_line(capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config error raised by an engine after the plan: the user sees one line, not progress noise."""
+    quiet = Progress(total=3, done=0, quiet=True)
+    with pytest.raises(ValueError):
+        try:
+            raise ValueError("distribution.distributor_args.partiton: unknown key for slurm")
+        finally:
+            quiet.close()
+    assert capsys.readouterr().err == ""
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    bar = Progress(total=3, done=0)
+    with pytest.raises(ValueError):
+        try:
+            raise ValueError("boom")
+        finally:
+            bar.close()
+    rendered = terminal.getvalue().split("\r")
+    assert "0/3" in rendered[1]  # the bar was drawn at start ...
+    assert rendered[-2].strip() == "" and rendered[-1] == ""  # ... and erased, no newline left behind
