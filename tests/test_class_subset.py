@@ -204,6 +204,33 @@ def test_kinetics_fixture_subset_reports_missing_and_empty_clips(tmp_path: Path)
     assert report["per_class"]["passing American football (in game)"]["splits"]["val"]["shortfall"] == 1
 
 
+def test_ssv2_fixture_subset_excludes_the_missing_video(tmp_path: Path) -> None:
+    from curation.datasets import load_dataset_table
+    from tests.support.datasets import SSV2_MISSING, make_ssv2
+
+    labels, videos = make_ssv2(tmp_path / "ssv2")
+    table = load_dataset_table("ssv2", str(labels), str(videos))
+    out = subset(table, tmp_path / "out", samples_per_class=2, split_col="split")
+    assert SSV2_MISSING not in out["key"].to_pylist()
+    report = read_json(tmp_path / "out" / "subset_report.json")
+    assert [(e["id"], e["reason"]) for e in report["excluded"]["rows"]] == [(SSV2_MISSING, "missing file")]
+    label = "Putting something, something and something on the table"
+    assert report["per_class"][label]["splits"]["train"] == {"available": 2, "chosen": 2, "shortfall": 0}
+
+
+def test_imagenet_fixture_class_missing_from_val_is_kept_with_its_shortfall(tmp_path: Path) -> None:
+    from curation.datasets import load_dataset_table
+    from tests.support.datasets import IMAGENET_NOT_IN_VAL, make_imagenet
+
+    table = load_dataset_table("imagefolder", str(make_imagenet(tmp_path / "in")), None)
+    out = subset(table, tmp_path / "keep", samples_per_class=2, num_classes=3, split_col="split")
+    classes = read_json(tmp_path / "keep" / "classes.json")
+    assert classes["num_classes"] == 3 and classes["counts"][IMAGENET_NOT_IN_VAL] == {"train": 2, "val": 0}
+    assert out.num_rows == 3 * 2 + 2 * 2
+    subset(table, tmp_path / "drop", samples_per_class=2, num_classes=3, split_col="split", shortfall="drop_class")
+    assert IMAGENET_NOT_IN_VAL not in read_json(tmp_path / "drop" / "classes.json")["classes"]
+
+
 # -- end to end: the same subset whatever the engine, process count or row order -----------------
 
 
