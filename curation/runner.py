@@ -38,8 +38,11 @@ def clear_outputs(folder: Path) -> None:
     """``incremental_mode: overwrite``: remove what earlier runs wrote here, and nothing else."""
     if not folder.exists():
         return
+    from curation.wds_plan import named_outputs
+
+    named = named_outputs(folder)  # webdataset input: shards keep their tars' names, not only numbers
     for entry in folder.iterdir():
-        if entry.name in (PLAN_DIR, "_tmp") or _OUR_ENTRY.match(entry.name) or ".tmp-" in entry.name:
+        if entry.name in (PLAN_DIR, "_tmp") or _OUR_ENTRY.match(entry.name) or ".tmp-" in entry.name or entry.name in named:
             if entry.is_dir():
                 shutil.rmtree(entry)
             else:

@@ -334,3 +334,18 @@ def shard_problems(manifest: dict[str, Any], shard_id: int) -> list[str]:
     """What was wrong with the input tar behind one shard (truncated, unreadable), as planned."""
     entry = next(e for e in manifest["shards"] if e[0] == shard_id)
     return list(manifest["sources"][entry[1]].get("problems") or [])
+
+
+def named_outputs(folder: Path) -> set[str]:
+    """Output entries of shards planned under tar names (``train-a.tar`` ...), for overwrite mode.
+
+    Numbered names are matched by pattern elsewhere; names taken from input tars need not be numbers.
+    """
+    manifest = folder / PLAN_DIR / "manifest.json"
+    if not manifest.is_file():
+        return set()
+    try:
+        names = json.loads(manifest.read_text(encoding="utf-8")).get("names") or {}
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {entry for name in names.values() for entry in (name, f"{name}.tar", f"{name}.parquet", f"{name}_stats.json")}

@@ -84,3 +84,15 @@ def test_glob_directory_and_list_file_find_the_same_shards(curated: Path, tmp_pa
 
     with pytest.raises(TableError, match="no such shard"):
         expand_shards(f"{curated}/{{00000..00002}}.tar")
+
+
+def test_overwrite_mode_clears_shards_named_after_their_tars(tmp_path: Path) -> None:
+    from curation.runner import clear_outputs
+
+    out = tmp_path / "out"
+    (out / "_plan").mkdir(parents=True)
+    (out / "_plan" / "manifest.json").write_text(json.dumps({"names": {"0": "train-a", "7": "00007"}}))
+    for name in ("train-a.tar", "train-a.parquet", "train-a_stats.json", "00007.tar", "notes.txt", "train-b.tar"):
+        (out / name).write_text("x")
+    clear_outputs(out)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "train-b.tar"]
