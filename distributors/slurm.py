@@ -1,0 +1,240 @@
+"""Slurm: a driver that submits a job array, and a worker mode for tasks inside an allocation.
+
+``distributor: slurm`` (driver): write ``<output>/_slurm/submit-NNN/`` (the config as JSON, the
+shard groups, the sbatch script, the element logs), ``sbatch`` it, report progress from the shards'
+stats files, ``scancel`` on timeout or Ctrl-C, and report every shard left unfinished with the log
+of the array element that owned it.
+
+``distributor: slurm_worker``: the runner runs in each of N tasks (``srun curate run ...``); each
+task takes the shards whose ``id % N == rank``. The partition is over shard ids, not over the
+pending list, so tasks that start at different times still never write the same shard.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from curation.config import Config
+from curation.errors import UserError
+from curation.fsutil import atomic_write_json, read_json
+from curation.plan import load_plan
+from curation.stats import stats_path
+from distributors.base import Distributor, OnOutcome, ShardOutcome
+from distributors.slurm_script import check_args, render
+
+SLURM_DIR = "_slurm"
+COMMAND_TIMEOUT = 60.0
+
+
+def _env_int(*names: str) -> int | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value not in (None, ""):
+            return int(value)
+    return None
+
+
+def task_rank(config: Config | None = None) -> tuple[int, int]:
+    """(rank, task count) of this process among every task of the job (array elements × srun tasks)."""
+    args = config.distribution.distributor_args if config is not None else {}
+    if "rank" in args and "ntasks" in args:
+        return int(args["rank"]), int(args["ntasks"])
+    procid = _env_int("SLURM_PROCID") or 0
+    ntasks = _env_int("SLURM_STEP_NUM_TASKS", "SLURM_NTASKS") or 1
+    array_id = _env_int("SLURM_ARRAY_TASK_ID")
+    array_count = _env_int("SLURM_ARRAY_TASK_COUNT")
+    if array_id is not None and array_count:
+        index = array_id - (_env_int("SLURM_ARRAY_TASK_MIN") or 0)
+        return index * ntasks + procid, array_count * ntasks
+    return procid, ntasks
+
+
+def share(shard_ids: list[int], rank: int, ntasks: int) -> list[int]:
+    """Deterministic: a shard belongs to exactly one task, whatever is pending when it starts."""
+    if not 0 <= rank < ntasks:
+        raise UserError(f"slurm task rank {rank} is outside 0..{ntasks - 1}")
+    return [s for s in shard_ids if s % ntasks == rank]
+
+
+def remove_shard_temps(folder: Path, names: list[str]) -> None:
+    """Temp files a killed attempt of *these* shards left (other tasks' shards are left alone)."""
+    import shutil
+
+    wanted = {re.escape(n) for n in names}
+    if not wanted:
+        return
+    pattern = re.compile(rf"^\.({'|'.join(wanted)})([._].*)?\.tmp-\d+$")
+    for entry in folder.glob(".*.tmp-*"):
+        if pattern.match(entry.name):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+    tmp = folder / "_tmp"
+    if tmp.is_dir():
+        for entry in tmp.iterdir():
+            if entry.name.rsplit("-", 2)[0] in names:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def run_share(config: Config, shard_ids: list[int], on_outcome: OnOutcome) -> list[ShardOutcome]:
+    """Run these shards here (processes_count workers, retries as configured), skipping finished ones."""
+    from distributors.multiprocessing import MultiprocessingDistributor
+
+    folder = Path(config.output_folder)
+    plan = load_plan(folder)
+    todo = [s for s in shard_ids if not stats_path(folder, plan.shard_name(s)).exists()]
+    remove_shard_temps(folder, [plan.shard_name(s) for s in todo])
+    if not todo:
+        return []
+    if config.distribution.processes_count is None and _env_int("SLURM_CPUS_PER_TASK"):
+        config = config.model_copy(deep=True)
+        config.distribution.processes_count = _env_int("SLURM_CPUS_PER_TASK")
+    return MultiprocessingDistributor(config).run(todo, on_outcome)
+
+
+class SlurmWorkerDistributor(Distributor):
+    """One of N tasks of ``srun curate run ... --distributor slurm_worker``: only its share."""
+
+    def run(self, shard_ids: list[int], on_outcome: OnOutcome) -> list[ShardOutcome]:
+        rank, ntasks = task_rank(self.config)
+        mine = share(shard_ids, rank, ntasks)
+        print(f"curate: slurm task {rank}/{ntasks}: {len(mine)} of {len(shard_ids)} pending shard(s) are mine",
+              file=sys.stderr, flush=True)
+        return run_share(self.config, mine, on_outcome)
+
+
+def slurm_command(args: list[str], timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """sbatch/squeue/scancel/scontrol: no shell, always a timeout, a clear error if Slurm is absent."""
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise UserError(f"{args[0]}: not found; distributor slurm needs the Slurm client tools on PATH") from None
+
+
+def next_submit_dir(folder: Path) -> Path:
+    root = folder / SLURM_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    numbers = [int(p.name.split("-")[1]) for p in root.glob("submit-*") if p.name.split("-")[1].isdigit()]
+    path = root / f"submit-{max(numbers, default=0) + 1:03d}"
+    (path / "logs").mkdir(parents=True)
+    return path
+
+
+def element_log(submit_dir: Path, element: int) -> Path:
+    return submit_dir / "logs" / f"element-{element}.log"
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return "no log written"
+    return " | ".join(line.strip() for line in text[-lines:]) or "empty log"
+
+
+class SlurmDistributor(Distributor):
+    """Submit one job array for the pending shards and watch it until every element has ended."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.args = dict(config.distribution.distributor_args)
+        check_args(self.args)
+        self.folder = Path(config.output_folder)
+        self.job_id: str | None = None
+
+    def groups(self, shard_ids: list[int]) -> list[list[int]]:
+        size = int(self.args.get("shards_per_element") or self.config.distribution.subjob_size)
+        return [shard_ids[i : i + size] for i in range(0, len(shard_ids), size)]
+
+    def submit(self, shard_ids: list[int]) -> tuple[Path, list[list[int]]]:
+        """Write config, groups and script into the output folder, then sbatch it."""
+        submit_dir = next_submit_dir(self.folder)
+        groups = self.groups(sorted(shard_ids))
+        atomic_write_json(submit_dir / "config.json", self.config.model_dump(mode="json"))
+        atomic_write_json(submit_dir / "shards.json", {"groups": groups})
+        script = submit_dir / "array.sbatch"
+        script.write_text(render(submit_dir.resolve(), len(groups), self.args, self.folder.resolve().name), encoding="utf-8")
+        done = slurm_command(["sbatch", "--parsable", str(script)])
+        if done.returncode != 0:
+            raise UserError(f"sbatch {script} failed: {done.stderr.strip() or done.stdout.strip()}")
+        self.job_id = done.stdout.strip().split(";")[0]
+        print(f"curate: submitted slurm job {self.job_id}: {len(groups)} array element(s) for {len(shard_ids)} shard(s); "
+              f"script {script}, logs {submit_dir / 'logs'}", file=sys.stderr, flush=True)
+        return submit_dir, groups
+
+    def job_active(self) -> bool:
+        """True while any element of the array is pending or running (squeue)."""
+        done = slurm_command(["squeue", "-h", "-j", str(self.job_id), "-o", "%T"])
+        if done.returncode != 0:
+            if "Invalid job id" in done.stderr:
+                return False
+            raise UserError(f"squeue -j {self.job_id} failed: {done.stderr.strip()}")
+        return bool(done.stdout.strip())
+
+    def cancel(self, why: str) -> None:
+        """scancel, then wait (bounded) until no element can still write into the output folder."""
+        print(f"curate: {why}: cancelling slurm job {self.job_id} (scancel)", file=sys.stderr, flush=True)
+        slurm_command(["scancel", str(self.job_id)])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.job_active():
+            time.sleep(0.5)
+
+    def element_states(self) -> dict[int, str]:
+        """Best effort, without accounting: element → 'STATE exit X:Y' from scontrol (if still known)."""
+        done = slurm_command(["scontrol", "-o", "show", "job", str(self.job_id)])
+        states: dict[int, str] = {}
+        for line in done.stdout.splitlines():
+            fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+            if fields.get("ArrayTaskId", "").isdigit():
+                states[int(fields["ArrayTaskId"])] = f"{fields.get('JobState', '?')} exit {fields.get('ExitCode', '?')}"
+        return states
+
+    def run(self, shard_ids: list[int], on_outcome: OnOutcome) -> list[ShardOutcome]:
+        plan = load_plan(self.folder)
+        submit_dir, groups = self.submit(shard_ids)
+        poll = float(self.args.get("poll_interval", 5.0))
+        timeout = self.args.get("timeout")
+        deadline = time.monotonic() + float(timeout) if timeout else None
+        outcomes: dict[int, ShardOutcome] = {}
+        ended = ""
+
+        def collect() -> None:
+            for shard in shard_ids:
+                done = stats_path(self.folder, plan.shard_name(shard))
+                if shard not in outcomes and done.exists():
+                    outcomes[shard] = ShardOutcome(shard, True, read_json(done))
+                    on_outcome(outcomes[shard])
+
+        try:
+            while True:
+                collect()
+                if not self.job_active():
+                    collect()
+                    break
+                if deadline is not None and time.monotonic() > deadline:
+                    ended = f"timed out after {timeout} s"
+                    self.cancel(ended)
+                    collect()
+                    break
+                time.sleep(poll)
+        except KeyboardInterrupt:
+            self.cancel("interrupted")
+            raise
+        states = self.element_states() if len(outcomes) < len(shard_ids) else {}
+        for element, group in enumerate(groups):
+            for shard in group:
+                if shard in outcomes:
+                    continue
+                log = element_log(submit_dir, element)
+                state = ended or states.get(element, "ended")
+                outcomes[shard] = ShardOutcome(shard, False, error=(
+                    f"array element {element} of job {self.job_id} ({state}) did not finish shard "
+                    f"{plan.shard_name(shard)}; log: {log} ({_tail(log)})"))
+                on_outcome(outcomes[shard])
+        return [outcomes[s] for s in shard_ids]

@@ -1,0 +1,115 @@
+"""Fixtures shared by the engine tests (registered with ``pytest_plugins`` in those modules).
+
+One small input (6 tiny videos, 2 per shard) and its multiprocessing output are the reference every
+engine must reproduce: same shard names, sample keys, statuses and media bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.support.media import make_video
+
+ROWS = 6
+PER_SHARD = 2
+
+
+def base_config(url_list: Path, output: Path, **distribution: Any) -> dict[str, Any]:
+    return {
+        "url_list": str(url_list),
+        "output_folder": str(output),
+        "output_format": "webdataset",
+        "storage": {"number_sample_per_shard": PER_SHARD},
+        "distribution": {"processes_count": 1, "thread_count": 2, **distribution},
+        "max_shard_retry": 0,
+    }
+
+
+def break_shard(folder: Path, name: str) -> Path:
+    """Make one shard fail for real on every attempt: its final tar path is a symlink to a folder,
+    which the writer refuses to replace (rmtree on a symlink raises)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder.parent / f"{folder.name}-not-a-tar"
+    target.mkdir(exist_ok=True)
+    (folder / f"{name}.tar").symlink_to(target, target_is_directory=True)
+    return folder
+
+
+def output_fingerprint(folder: Path) -> dict[str, Any]:
+    """What must not depend on the engine: per shard, every member name with its bytes' hash, plus
+    the (key, status) rows of the shard's parquet index and the stats counters."""
+    import json
+
+    shards: dict[str, Any] = {}
+    for tar in sorted(folder.glob("*.tar")):
+        with tarfile.open(tar) as archive:
+            members = []
+            for member in archive.getmembers():
+                data = archive.extractfile(member).read()  # type: ignore[union-attr]
+                members.append((member.name, hashlib.sha256(data).hexdigest()))
+        rows = pq.read_table(folder / f"{tar.stem}.parquet").to_pylist()
+        stats = json.loads((folder / f"{tar.stem}_stats.json").read_text())
+        shards[tar.stem] = {
+            "members": members,
+            "rows": [(r["key"], r["status"]) for r in rows],
+            "counts": {k: stats[k] for k in ("count", "successes", "outputs_written", "bytes_written")},
+        }
+    return shards
+
+
+@pytest.fixture(scope="session")
+def engine_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CSV of 6 local 1 s videos at 10 fps: 3 shards of 2."""
+    root = tmp_path_factory.mktemp("engine-input")
+    paths = [make_video(root / "media" / f"clip{i}.mp4", duration=1.0, size="64x48", fps=10, source="testsrc2")
+             for i in range(ROWS)]
+    table = root / "videos.csv"
+    table.write_text("url\n" + "".join(f"{p}\n" for p in paths), encoding="utf-8")
+    return table
+
+
+@pytest.fixture(scope="session")
+def reference_output(engine_input: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The multiprocessing engine's output, checked to be a real, complete dataset."""
+    from curation.runner import run
+    from tests.support.media import ffprobe_streams
+
+    folder = tmp_path_factory.mktemp("engine-multiprocessing") / "out"
+    summary = run(base_config(engine_input, folder, distributor="multiprocessing", processes_count=2), quiet=True)
+    assert summary.shards_done == summary.shards_total == ROWS // PER_SHARD
+    fingerprint = output_fingerprint(folder)
+    assert sorted(fingerprint) == ["00000", "00001", "00002"]
+    assert all(r[1] == "success" for shard in fingerprint.values() for r in shard["rows"])
+    with tarfile.open(folder / "00000.tar") as archive:
+        media = archive.extractfile("000000.mp4").read()  # type: ignore[union-attr]
+    probe = folder.parent / "probe.mp4"
+    probe.write_bytes(io.BytesIO(media).getvalue())
+    video = next(s for s in ffprobe_streams(probe)["streams"] if s["codec_type"] == "video")
+    assert int(video["nb_read_frames"]) == 10
+    return fingerprint
+
+
+@pytest.fixture(scope="session")
+def slurm() -> Iterator[Any]:
+    """A single-node Slurm cluster (munged + slurmctld + slurmd) for the whole test session."""
+    from tests.support.slurm import slurm_cluster
+
+    with slurm_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def spark_standalone() -> Iterator[Any]:
+    """A Spark standalone master + worker on 127.0.0.1 for the whole test session."""
+    from tests.support.spark import standalone_cluster
+
+    with standalone_cluster() as cluster:
+        yield cluster

@@ -1,0 +1,75 @@
+"""The same input through multiprocessing, Spark local[2] and a Spark standalone cluster gives the
+same dataset, byte for byte; the Spark distributor's own rules (active session, retries, the
+executor visibility check, arguments) hold against a real Spark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from curation.errors import ConfigError, UserError
+from tests.conftest_engines import base_config, break_shard, output_fingerprint
+
+pytest_plugins = ["tests.conftest_engines"]
+pytestmark = pytest.mark.spark
+
+
+def test_spark_args_are_checked_before_any_work() -> None:
+    from distributors.pyspark import spark_conf
+
+    conf = spark_conf({"master": "local[2]", "executor_memory": "2g", "spark.foo.bar": 1, "conf": {"spark.x": "y"}})
+    assert conf == {"spark.executor.memory": "2g", "spark.foo.bar": "1", "spark.x": "y"}
+    with pytest.raises(ConfigError, match="distributor_args.executor_memroy"):
+        spark_conf({"executor_memroy": "2g"})
+
+
+def test_spark_local_session_matches_multiprocessing(engine_input: Path, reference_output: dict[str, Any], tmp_path: Path) -> None:
+    """An active local[2] session is used (and left running); retries and the visibility check are real."""
+    from curation.config import build_config
+    from curation.plan import make_plan
+    from curation.runner import run
+    from distributors.pyspark import PySparkDistributor
+    from tests.support.spark import local_session
+
+    with local_session(cores=2) as spark:
+        summary = run(base_config(engine_input, tmp_path / "out", distributor="pyspark", subjob_size=2), quiet=True)
+        assert summary.shards_done == 3
+        assert output_fingerprint(tmp_path / "out") == reference_output
+        assert not spark.sparkContext._jsc.sc().isStopped(), "the user's session must not be stopped"
+
+        # a shard whose output cannot be put in place fails on every attempt: retried, then reported.
+        # (Called without the runner: its failure path ends every child process, the JVM included.)
+        broken = break_shard(tmp_path / "broken", "00001")
+        config = build_config(base_config(engine_input, broken, distributor="pyspark"), max_shard_retry=1)
+        plan = make_plan(config)
+        seen: list[Any] = []
+        outcomes = PySparkDistributor(config).run(plan.shard_ids, seen.append)
+        assert [(o.shard_id, o.ok, o.attempts) for o in outcomes] == [(0, True, 1), (1, False, 2), (2, True, 1)]
+        assert "symbolic link" in (outcomes[1].error or "")
+        assert len(seen) == 4  # every attempt is reported as it ends
+        assert sorted(p.name for p in broken.glob("*_stats.json")) == ["00000_stats.json", "00002_stats.json"]
+
+        # executors that cannot see the plan: one clear line, before any shard runs
+        unseen = build_config(base_config(engine_input, tmp_path / "never-planned", distributor="pyspark"))
+        with pytest.raises(UserError, match="cannot see .*never-planned/_plan/manifest.json.*same path"):
+            PySparkDistributor(unseen).check_visible(spark.sparkContext)
+
+
+def test_spark_standalone_cluster_matches_multiprocessing(
+    engine_input: Path, reference_output: dict[str, Any], tmp_path: Path, spark_standalone: Any,
+) -> None:
+    """No active session: the distributor builds one for spark://127.0.0.1:P from distributor_args and stops it."""
+    from pyspark.sql import SparkSession
+
+    from curation.runner import run
+    from tests.support.spark import session_conf
+
+    assert SparkSession.getActiveSession() is None
+    args = session_conf(spark_standalone.master_url)
+    summary = run(base_config(engine_input, tmp_path / "out", distributor="pyspark", subjob_size=2, distributor_args=args), quiet=True)
+    assert summary.shards_done == 3
+    assert output_fingerprint(tmp_path / "out") == reference_output
+    assert list((spark_standalone.root / "work").glob("app-*")), "the job did not run on the standalone worker"
+    assert SparkSession.getActiveSession() is None, "a session the distributor made must be stopped"
