@@ -289,6 +289,10 @@ def test_same_subset_through_spark(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     pytest.importorskip("pyspark")
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # executors need this venv's pyarrow
+    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+    fast_jvm = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    spark_args = {"master": "local[2]", "spark.ui.enabled": "false", "spark.driver.host": "127.0.0.1",
+                  "spark.driver.extraJavaOptions": fast_jvm, "spark.python.worker.reuse": "true"}
     from curation import curate
 
     csv_path, shuffled, videos = shuffled_kinetics(tmp_path)
@@ -297,6 +301,6 @@ def test_same_subset_through_spark(tmp_path: Path, monkeypatch: pytest.MonkeyPat
            config=str(config), processes_count=1, quiet=True)
     curate(url_list=str(shuffled), output_folder=str(tmp_path / "spark"), input_format="kinetics", media_dir=str(videos),
            config=str(config), distributor="pyspark", quiet=True,
-           **{"distribution.distributor_args": {"master": "local[2]"}})
+           **{"distribution.distributor_args": spark_args})
     assert written(tmp_path / "mp") == written(tmp_path / "spark")
     assert (tmp_path / "mp" / "classes.json").read_bytes() == (tmp_path / "spark" / "classes.json").read_bytes()
