@@ -120,6 +120,16 @@ class Config(_Section):
                 raise ValueError(f"extension {ext!r} must be a plain name like 'mp4'")
         return value
 
+    @field_validator("output_folder")
+    @classmethod
+    def _local_output(cls, value: str) -> str:
+        """``file://`` URLs are local folders; other schemes would silently become a local ``s3:`` folder."""
+        if value.startswith("file://"):
+            return value[len("file://"):] or "/"
+        if "://" in value:
+            raise ValueError("remote output folders are not supported: write to a local folder, then copy")
+        return value
+
     @field_validator("subsampling", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:

@@ -70,6 +70,7 @@ def webdataset_sources(config: Config) -> list[InputSource]:
     assert config.url_list is not None
     urls = expand_shards(config.url_list)
     media_exts = set(config.encode_formats.values())
+    text_fields = {"clips", config.clip_col} - {None}
     seen: dict[str, str] = {}
     sources: list[InputSource] = []
     for url in urls:
@@ -79,7 +80,7 @@ def webdataset_sources(config: Config) -> list[InputSource]:
         seen[name] = url
 
         def load(url: str = url) -> tuple[pa.Table, list[str]]:
-            return shard_table(url, media_exts)
+            return shard_table(url, media_exts, text_fields)
 
         sources.append(WdsSource(url, input_fingerprint(url), lambda load=load: iter(load()[0].to_batches()),
                                  keyed=True, shard_name=name, table=load))
@@ -191,19 +192,19 @@ def _column(values: list[Any]) -> pa.Array:
         return pa.array([None if v is None else v if isinstance(v, str) else json.dumps(v, default=str) for v in values], pa.string())
 
 
-def _field_columns(metas: list[dict[str, Any] | None]) -> dict[str, pa.Array]:
-    """Scalar json fields as columns (for table subsamplers); ``clips`` as JSON text."""
+def _field_columns(metas: list[dict[str, Any] | None], text_fields: set[str] | frozenset[str]) -> dict[str, pa.Array]:
+    """Scalar json fields as columns (for table subsamplers); ``clips`` (and the clip_col) as JSON text."""
     names: dict[str, None] = {}
     for meta in metas:
         for name, value in (meta or {}).items():
             if name in ("key", "url") or name.startswith("__"):
                 continue
-            if name == "clips" or value is None or isinstance(value, (str, int, float, bool)):
+            if name in text_fields or value is None or isinstance(value, (str, int, float, bool)):
                 names[name] = None
     columns: dict[str, pa.Array] = {}
     for name in names:
         values = [(meta or {}).get(name) for meta in metas]
-        if name == "clips":
+        if name in text_fields:
             columns[name] = pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
             continue
         values = [v if v is None or isinstance(v, (str, int, float, bool)) else json.dumps(v, default=str) for v in values]
@@ -211,7 +212,7 @@ def _field_columns(metas: list[dict[str, Any] | None]) -> dict[str, pa.Array]:
     return columns
 
 
-def shard_table(url: str, media_exts: set[str]) -> tuple[pa.Table, list[str]]:
+def shard_table(url: str, media_exts: set[str], text_fields: set[str] | frozenset[str] = frozenset({"clips"})) -> tuple[pa.Table, list[str]]:
     """One Arrow row per sample of one tar, plus the tar's own problems (truncated, unreadable).
 
     ``url`` is the tar for samples that have a media member (one of ``media_exts``) and nothing
@@ -240,7 +241,7 @@ def shard_table(url: str, media_exts: set[str]) -> tuple[pa.Table, list[str]]:
         COL_ERROR: pa.array(["; ".join(dict.fromkeys(s.errors)) or None for s in samples], pa.string()),
         COL_WARNINGS: pa.array([json.dumps(s.warnings) if s.warnings else None for s in samples], pa.string()),
     }
-    for name, array in _field_columns(metas).items():
+    for name, array in _field_columns(metas, text_fields).items():
         columns.setdefault(name, array)
     return pa.table(columns), problems
 

@@ -99,3 +99,24 @@ def test_class_subset_reads_labels_from_json_only(v2d_folder: Path, tmp_path: Pa
     assert report["excluded"]["counts"] == {"missing url": 2}  # the json-only samples could not be chosen
     for name in {m["source"]["shard"].rsplit("/", 1)[-1][:-4] for m in metas}:
         assert (out / f"{name}_stats.json").exists()  # output shards keep their input names
+
+
+def test_sidecar_parquet_fills_what_the_json_lacks(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curation.wds_plan import COL_JSON, shard_table
+    from tests.support.tars import write_tar
+
+    tar = write_tar(tmp_path / "00007.tar", [("00007000.json", b'{"caption": "from json"}'), ("00007000.mp4", b"x" * 64),
+                                             ("00007001.mp4", b"y" * 64)])
+    pq.write_table(pa.table({"key": ["00007000", "00007001"], "caption": ["from parquet", "only parquet"],
+                             "label": ["cat", "dog"], "spans": [[[0.0, 1.0]], [[0.5, 1.5], [2.0, 3.0]]]}),
+                   tmp_path / "00007.parquet")
+    table, problems = shard_table(str(tar), {"mp4"}, {"clips", "spans"})
+    assert problems == []
+    rows = table.to_pylist()
+    assert [r["label"] for r in rows] == ["cat", "dog"]  # a class subset can pick by the sidecar's labels
+    assert [r["caption"] for r in rows] == ["from json", "only parquet"]  # the json wins where it has the field
+    assert [json.loads(r["spans"]) for r in rows] == [[[0.0, 1.0]], [[0.5, 1.5], [2.0, 3.0]]]  # usable as --clip_col spans
+    assert json.loads(rows[1][COL_JSON])["label"] == "dog"
