@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from curation.errors import ConfigError, UserError
-from tests.conftest_engines import base_config, break_shard, output_fingerprint
+from tests.support.engines import base_config, break_shard, output_fingerprint
 
 pytest_plugins = ["tests.conftest_engines"]
 pytestmark = pytest.mark.spark

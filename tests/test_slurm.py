@@ -1,0 +1,201 @@
+"""A real single-node Slurm cluster runs the reference input as a job array and as srun tasks, with
+the same result as multiprocessing; scancel + resubmit redoes nothing finished; a failing array
+element is reported with its log; the sbatch script carries only what was asked for."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.engines import base_config, break_shard, output_fingerprint
+
+pytest_plugins = ["tests.conftest_engines"]
+pytestmark = pytest.mark.slurm
+
+FAST = {"poll_interval": 0.3, "shards_per_element": 1, "cpus_per_task": 1}
+
+
+def test_share_is_a_partition() -> None:
+    from distributors.slurm import share
+
+    ids = [0, 1, 2, 3, 5, 8, 13, 21, 34]
+    parts = [share(ids, rank, 4) for rank in range(4)]
+    assert sorted(s for part in parts for s in part) == ids
+    assert parts[1] == [1, 5, 13, 21]
+    # a task that starts late, when some shards are done, still takes only its own
+    assert share([3, 5, 8], 1, 4) == [5]
+
+
+def test_sbatch_script_writes_only_given_options(tmp_path: Path) -> None:
+    from curation.errors import ConfigError
+    from distributors.slurm_script import check_args, render
+
+    bare = render(tmp_path, 3, {}, "out")
+    for absent in ("--account", "--partition", "--time", "--mem", "--cpus-per-task", "None", "%"):
+        assert absent not in bare.replace("element-%a", "")
+    assert "#SBATCH --array=0-2\n" in bare
+    assert f"#SBATCH --output={tmp_path}/logs/element-%a.log" in bare
+    assert "#SBATCH --requeue" in bare and "#SBATCH --signal=B:USR1@120" in bare
+    assert f"{sys.executable} -m distributors.slurm_task {tmp_path}" in bare
+    full = render(tmp_path, 5, {"partition": "gpu", "account": "lab", "time": "02:00:00", "mem": "8G", "max_parallel": 2,
+                                "ntasks": 2, "extra_sbatch": ["--exclusive", "#SBATCH --qos=low"]}, "out")
+    for line in ("--array=0-4%2", "--partition=gpu", "--account=lab", "--time=02:00:00", "--mem=8G", "--ntasks=2",
+                 "#SBATCH --exclusive", "#SBATCH --qos=low"):
+        assert line in full
+    assert "srun " in full and "--split-by-procid" in full
+    with pytest.raises(ConfigError, match="distributor_args.partiton"):
+        check_args({"partiton": "gpu"})
+
+
+def test_slurm_array_matches_multiprocessing(slurm: Any, engine_input: Path, reference_output: dict[str, Any], tmp_path: Path) -> None:
+    from curation.runner import run
+
+    out = tmp_path / "out"
+    summary = run(base_config(engine_input, out, distributor="slurm", distributor_args=dict(FAST, max_parallel=2)), quiet=True)
+    assert summary.shards_done == 3
+    assert output_fingerprint(out) == reference_output
+    submit = out / "_slurm" / "submit-001"
+    assert json.loads((submit / "shards.json").read_text()) == {"groups": [[0], [1], [2]]}
+    assert "#SBATCH --array=0-2%2" in (submit / "array.sbatch").read_text()
+    for element in range(3):
+        assert f"element {element}: shards [{element}]" in (submit / "logs" / f"element-{element}.log").read_text()
+    assert slurm.squeue() == ""
+
+
+def test_srun_worker_tasks_split_the_shards(slurm: Any, engine_input: Path, reference_output: dict[str, Any], tmp_path: Path) -> None:
+    """`srun -n 2 curate run ... --distributor slurm_worker`: each shard done exactly once, by its owner."""
+    out = tmp_path / "out"
+    command = ["srun", "-n", "2", "--cpus-per-task=1", sys.executable, "-m", "curation", "run",
+               "--url_list", str(engine_input), "--output_folder", str(out), "--output_format", "webdataset",
+               "--number_sample_per_shard", "2", "--processes_count", "1", "--distributor", "slurm_worker", "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, env=slurm.env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert output_fingerprint(out) == reference_output
+    assert "slurm task 0/2: 2 of 3 pending shard(s) are mine" in done.stderr
+    assert "slurm task 1/2: 1 of 3 pending shard(s) are mine" in done.stderr
+    assert all(json.loads(p.read_text())["attempt"] == 1 for p in out.glob("*_stats.json"))
+
+
+class GatedServer:
+    """Serves files from a folder, holding every response until ``release()``: a shard that cannot
+    finish before the test decides so."""
+
+    def __init__(self, root: Path) -> None:
+        self.gate = threading.Event()
+        gate = self.gate
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                gate.wait(120)
+                body = (root / self.path.lstrip("/")).read_bytes()
+                with contextlib.suppress(OSError):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "video/mp4")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/{name}"
+
+    def release(self) -> None:
+        self.gate.set()
+
+    def close(self) -> None:
+        self.gate.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def gated(engine_input: Path) -> Iterator[GatedServer]:
+    server = GatedServer(engine_input.parent / "media")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _wait_for(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_ctrl_c_cancels_and_resubmit_skips_finished_shards(slurm: Any, engine_input: Path, gated: GatedServer, tmp_path: Path) -> None:
+    """Shard 1 waits on the server; Ctrl-C on the driver scancels the job and exits non-zero; a new
+    submission runs only shard 1, shards 0 and 2 keep their files untouched, and the output is complete."""
+    from curation.runner import run
+
+    media = sorted((engine_input.parent / "media").glob("*.mp4"))
+    urls = [str(media[0]), str(media[1]), gated.url(media[2].name), str(media[3]), str(media[4]), str(media[5])]
+    table = tmp_path / "mixed.csv"
+    table.write_text("url\n" + "".join(f"{u}\n" for u in urls), encoding="utf-8")
+    out = tmp_path / "out"
+    config = base_config(table, out, distributor="slurm", distributor_args=FAST)
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    driver = subprocess.Popen([sys.executable, "-m", "curation", "run", "--config", str(config_file), "--url_list", str(table), "--quiet"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=slurm.env)
+    try:
+        _wait_for(lambda: (out / "00000_stats.json").exists() and (out / "00002_stats.json").exists(), 90, "shards 0 and 2")
+        assert not (out / "00001_stats.json").exists()
+        driver.send_signal(signal.SIGINT)
+        _, stderr = driver.communicate(timeout=90)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait(timeout=30)
+    assert driver.returncode == 130, stderr[-2000:]
+    assert "cancelling slurm job" in stderr and "(scancel)" in stderr
+    assert slurm.squeue() == "", "scancel left the job in the queue"
+    assert not (out / "00001_stats.json").exists()
+    before = {name: ((out / name).stat().st_mtime_ns, json.loads((out / name).read_text())["start_time"])
+              for name in ("00000_stats.json", "00002_stats.json")}
+    tars = {name: (out / name).stat().st_mtime_ns for name in ("00000.tar", "00002.tar")}
+
+    gated.release()
+    summary = run(config, quiet=True)
+    assert summary.shards_done == 3 and summary.totals["successes"] == 6
+    assert json.loads((out / "_slurm" / "submit-002" / "shards.json").read_text()) == {"groups": [[1]]}
+    after = {name: ((out / name).stat().st_mtime_ns, json.loads((out / name).read_text())["start_time"]) for name in before}
+    assert after == before
+    assert {name: (out / name).stat().st_mtime_ns for name in tars} == tars
+
+
+def test_failing_array_element_is_reported_with_its_log(slurm: Any, engine_input: Path, tmp_path: Path) -> None:
+    from curation.runner import ShardsFailedError, run
+
+    out = break_shard(tmp_path / "out", "00001")
+    with pytest.raises(ShardsFailedError) as failure:
+        run(base_config(engine_input, out, distributor="slurm", distributor_args=FAST), quiet=True)
+    log = out / "_slurm" / "submit-001" / "logs" / "element-1.log"
+    message = str(failure.value)
+    assert "array element 1 of job" in message and f"log: {log}" in message
+    assert "shard 00001" in message and "symbolic link" in message
+    assert "Cannot call rmtree on a symbolic link" in log.read_text()
+    assert sorted(p.name for p in out.glob("*_stats.json")) == ["00000_stats.json", "00002_stats.json"]
+    assert os.path.islink(out / "00001.tar")
