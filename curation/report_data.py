@@ -3,8 +3,8 @@
 "In" profiles are the sources as ``video_metadata`` (FFProbeSubsampler) recorded them; without it,
 local source files of a bounded sample are probed. "Out" profiles come from ffprobe on a bounded,
 evenly spread sample of the written outputs (tar members are probed in place through ffmpeg's
-``subfile`` protocol, never extracted). Memory stays bounded on a 10M-sample run: per-sample data
-is capped, label counts are a Counter.
+``subfile`` protocol, never extracted). A 10M-sample run stays cheap: labels and errors are counted
+in Arrow over every row; only a capped number of rows is turned into Python objects.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from curation.media_fields import MediaProfile, ffprobe_profile, sample_profile
 from curation.run_state import RunState, overview
 from curation.shard_inspect import media_targets
 
-MAX_PROFILE_ROWS = 200_000
+MAX_PROFILE_ROWS = 50_000  # per-sample rows parsed in Python, over all shards
 LABEL_CANDIDATES = ("label", "class", "category", "class_name", "label_name")
 IN_FIELDS = ("video_metadata", "source_metadata")
 
@@ -51,36 +50,79 @@ class ReportData:
 class _Row:
     shard: str
     key: str
-    status: str
     url: Any
-    meta: dict[str, Any]
 
 
-def _metadata_rows(state: RunState, label_col: str | None, per_shard: int) -> Iterator[tuple[_Row, bool]]:
-    """Rows of each finished shard's metadata parquet (only the columns the report needs).
+@dataclass
+class _ShardMeta:
+    """What the report takes from one metadata parquet."""
 
-    Yields (row, keep): ``keep`` is False past the per-shard cap, where only labels and errors count.
-    """
+    labels: Counter[str] = field(default_factory=Counter)
+    kinds: dict[str, str] = field(default_factory=dict)  # error message[:200] → status
+    successes: list[_Row] = field(default_factory=list)  # the first ``cap`` successful samples
+    profiles_in: list[MediaProfile] = field(default_factory=list)
+
+
+PROFILE_COLUMNS = ("status", "key", "original_key", "duration", "width", "height", "fps", *IN_FIELDS)
+
+
+def read_shard_meta(path: Path, shard: str, label_col: str | None, cap: int) -> _ShardMeta:
+    """Labels and errors over every row (in Arrow); profiles and sample rows for the first ``cap`` successes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    wanted = {"key", "status", "error_message", "url", "original_key", "duration", "width", "height", "fps", *IN_FIELDS}
-    if label_col:
-        wanted.add(label_col)
-    for shard in state.done:
-        path = state.folder / f"{shard}.parquet"
-        if not path.is_file():
-            continue
+    out = _ShardMeta()
+    try:
+        parquet = pq.ParquetFile(path)
+        names = parquet.schema_arrow.names
+        if "status" not in names:
+            return out
+        light = [c for c in dict.fromkeys(("status", "key", "url", "error_message", label_col)) if c and c in names]
+        table = parquet.read(columns=light)
+    except (OSError, pa.ArrowInvalid):
+        return out
+    ok = pc.fill_null(pc.equal(table["status"], "success"), False)
+    good = table.filter(ok)
+    if label_col in names:
         try:
-            parquet = pq.ParquetFile(path)
-            columns = [n for n in parquet.schema_arrow.names if n in wanted]
-            kept = 0
-            for batch in parquet.iter_batches(batch_size=1024, columns=columns):
-                for meta in batch.to_pylist():
-                    kept += 1
-                    row = _Row(shard, str(meta.get("key")), str(meta.get("status") or "?"), meta.get("url"), meta)
-                    yield row, kept <= per_shard
-        except OSError:
-            continue
+            values = pc.cast(good[label_col], pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            values = pa.array([None if v is None else str(v) for v in good[label_col].to_pylist()], pa.string())
+        for item in pc.value_counts(values).to_pylist():
+            if item["values"] is not None:
+                out.labels[item["values"]] += item["counts"]
+    if "error_message" in names:
+        bad = table.filter(pc.invert(ok)).select(["error_message", "status"]).drop_null()
+        for row in bad.group_by(["error_message", "status"]).aggregate([]).to_pylist():
+            out.kinds.setdefault(str(row["error_message"])[:200], str(row["status"]))
+    for row in good.slice(0, cap).select([c for c in ("key", "url") if c in names]).to_pylist():
+        out.successes.append(_Row(shard, str(row.get("key")), row.get("url")))
+    out.profiles_in = _profiles(parquet, [c for c in PROFILE_COLUMNS if c in names], cap)
+    return out
+
+
+def _profiles(parquet: Any, columns: list[str], cap: int) -> list[MediaProfile]:
+    """Source profiles of the first ``cap`` successful rows; clips of one source count once."""
+    if not any(c in columns for c in (*IN_FIELDS, "duration", "width", "height", "fps")):
+        return []
+    profiles: list[MediaProfile] = []
+    seen: set[str] = set()
+    taken = 0
+    for batch in parquet.iter_batches(batch_size=max(16, min(512, cap)), columns=columns):
+        for meta in batch.to_pylist():
+            if meta.get("status") != "success":
+                continue
+            taken += 1
+            source = str(meta.get("original_key") or meta.get("key"))
+            if source not in seen:
+                seen.add(source)
+                profile = sample_profile(meta, IN_FIELDS)
+                if not profile.empty:
+                    profiles.append(profile)
+            if taken >= cap:
+                return profiles
+    return profiles
 
 
 def detect_label_col(state: RunState) -> str | None:
@@ -131,24 +173,21 @@ def collect_report_data(state: RunState, label_col: str | None = None, probe_sam
     """Everything the report plots, from the folder's stats, metadata parquets and a probed sample of outputs."""
     data = ReportData(state, overview(state, top=50))
     data.label_col = label_col or detect_label_col(state)
-    per_shard = max(1, MAX_PROFILE_ROWS // max(1, len(state.done)))
+    cap = max(1, MAX_PROFILE_ROWS // max(1, len(state.done)))
     kinds: dict[str, str] = {}
     successes: dict[str, list[_Row]] = {}
-    sources_seen: set[tuple[str, str]] = set()
-    for row, keep in _metadata_rows(state, data.label_col, per_shard):
-        if row.status == "success":
-            if data.label_col and row.meta.get(data.label_col) is not None:
-                data.labels[str(row.meta[data.label_col])] += 1
-            if keep:
-                successes.setdefault(row.shard, []).append(_Row(row.shard, row.key, row.status, row.url, {}))
-                source = (row.shard, str(row.meta.get("original_key") or row.key))
-                if source not in sources_seen:  # clips of one source describe it once
-                    sources_seen.add(source)
-                    profile = sample_profile(row.meta, IN_FIELDS)
-                    if not profile.empty:
-                        data.profiles_in.append(profile)
-        elif row.meta.get("error_message") and len(kinds) < 100_000:
-            kinds.setdefault(str(row.meta["error_message"])[:200], row.status)
+    for shard in state.done:
+        path = state.folder / f"{shard}.parquet"
+        if not path.is_file():
+            continue
+        meta = read_shard_meta(path, shard, data.label_col, cap)
+        data.labels.update(meta.labels)
+        data.profiles_in += meta.profiles_in
+        if meta.successes:
+            successes[shard] = meta.successes
+        for message, kind in meta.kinds.items():
+            if len(kinds) < 100_000:
+                kinds.setdefault(message, kind)
     data.in_source = f"video_metadata of {len(data.profiles_in)} samples" if data.profiles_in else ""
     chosen = _choose_samples(successes, probe_samples)
     if probe_samples > 0 and chosen:
