@@ -235,13 +235,26 @@ class ClassSubsetSubsampler(TableSubsampler):
         return chosen, {"status": status, "splits": split_info}
 
     def _problems(self, data: _ClassRows) -> list[str | None]:
+        """Why each row is unusable (or None). Only local paths touch the disk, stat'ed in parallel."""
         args: ClassSubsetArgs = self.args  # type: ignore[assignment]
+        problems = [None if u else "missing url" for u in data.urls]
         if not args.check_files:
-            return [None if u else "missing url" for u in data.urls]
-        if len(data.urls) < 64:
-            return [_file_problem(u) for u in data.urls]
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            return list(pool.map(_file_problem, data.urls))
+            return problems
+        local = [i for i, u in enumerate(data.urls) if u and (not _REMOTE.match(u) or u.startswith("file://"))]
+        chunks = [local[i:i + 256] for i in range(0, len(local), 256)]
+
+        def check(indices: list[int]) -> list[str | None]:
+            return [_file_problem(data.urls[i]) for i in indices]
+
+        if len(chunks) <= 1:
+            results = [check(c) for c in chunks]
+        else:
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                results = list(pool.map(check, chunks))
+        for indices, found in zip(chunks, results, strict=True):
+            for i, problem in zip(indices, found, strict=True):
+                problems[i] = problem
+        return problems
 
     @staticmethod
     def _shortfall_text(name: str, info: dict[str, Any]) -> str:
