@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -35,7 +35,7 @@ MAX_LISTED_EXCLUSIONS = 1000
 class ClassSubsetArgs(SubsamplerArgs):
     label_col: str = "label"
     samples_per_class: int = Field(gt=0, description="N, per class and per split")
-    samples_per_split: dict[str, int] | None = Field(None, description="N for named splits, e.g. {val: 5}")
+    samples_per_split: dict[str, Annotated[int, Field(ge=0)]] | None = Field(None, description="N for named splits, e.g. {val: 5}")
     num_classes: int | None = Field(None, gt=0, description="K: the first K classes in sorted label order")
     classes: list[str] | str | None = Field(None, description="labels, or a file of labels (lines or JSON)")
     seed: int = 0
@@ -161,7 +161,10 @@ class ClassSubsetSubsampler(TableSubsampler):
     @staticmethod
     def _group_by_label(table: pa.Table, label_col: str) -> tuple[list[Any], dict[Any, np.ndarray], np.ndarray]:
         """Labels (sorted), row indices per label, and rows with no label; Arrow and numpy only."""
-        encoded = pc.dictionary_encode(table[label_col]).combine_chunks()
+        column = table[label_col]
+        if pa.types.is_dictionary(column.type):  # chunks may carry different dictionaries
+            column = column.cast(column.type.value_type)
+        encoded = pc.dictionary_encode(column).combine_chunks()
         codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
         dictionary = encoded.dictionary.to_pylist()
         order = np.argsort(codes, kind="stable")

@@ -160,6 +160,17 @@ def test_labels_are_kept_verbatim_in_json_and_parquet(tmp_path: Path) -> None:
     assert set(pq.read_table(tmp_path / "out.parquet")["label"].to_pylist()) == set(labels)
 
 
+def test_dictionary_and_integer_label_columns(tmp_path: Path) -> None:
+    rows = remote_table({"b": 3, "a": 3}).to_pylist()
+    chunks = [pa.Table.from_pylist(rows[:3]), pa.Table.from_pylist(rows[3:])]
+    encoded = pa.concat_tables([c.set_column(2, "label", c["label"].dictionary_encode()) for c in chunks])
+    assert pa.types.is_dictionary(encoded.schema.field("label").type)
+    assert per_label(subset(encoded, tmp_path / "dict", samples_per_class=2)) == {"a": 2, "b": 2}
+    numbers = pa.Table.from_pylist([{"url": f"https://x/{i}", "key": f"k{i}", "label": i % 3 * 5} for i in range(9)])
+    subset(numbers, tmp_path / "int", samples_per_class=1)
+    assert read_json(tmp_path / "int" / "classes.json")["classes"] == {"0": 0, "5": 1, "10": 2}  # numeric order
+
+
 def test_classes_from_a_list_a_file_and_a_previous_classes_json(tmp_path: Path) -> None:
     table = remote_table({"a": 3, "b": 3, "c": 3, "d d": 3})
     out = subset(table, tmp_path / "list", samples_per_class=2, classes=["d d", "b", "zzz"])
