@@ -31,6 +31,7 @@ class Measurement:
     returncode: int
     timed_out: bool
     log: Path
+    other_cores: float = 0.0  # mean CPU cores used by processes outside the tree (noise estimate)
 
     def tail(self, lines: int = 15) -> str:
         """The last lines of the command's combined stdout/stderr, for error reports."""
@@ -56,6 +57,12 @@ def _tree_rss(root: psutil.Process) -> int:
     return total
 
 
+def _busy_seconds() -> float:
+    """System-wide non-idle CPU seconds so far (all cores)."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+
+
 def _kill_tree(pid: int) -> None:
     """Kill the process group we created for the command (it runs in its own session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -77,6 +84,7 @@ def run_measured(
     with log.open("wb") as out:
         out.write(("$ " + " ".join(argv) + "\n").encode())
         out.flush()
+        busy_before = _busy_seconds()
         start = time.monotonic()
         proc = subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -97,12 +105,15 @@ def run_measured(
                 break
             time.sleep(SAMPLE_INTERVAL)
         wall = time.monotonic() - start
+        busy = _busy_seconds() - busy_before
         # The root is reaped; stray grandchildren still in its group must not outlive the measurement.
         _kill_tree(proc.pid)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
     return Measurement(
         wall_s=wall,
-        cpu_s=usage.ru_utime + usage.ru_stime,
+        cpu_s=cpu,
+        other_cores=max(0.0, busy - cpu) / wall if wall > 0 else 0.0,
         peak_rss_mb=peak / 2**20,
         returncode=proc.returncode,
         timed_out=timed_out,

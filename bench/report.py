@@ -27,6 +27,7 @@ class Row:
     output_desc: str = ""
     returncode: int | None = None
     timed_out: bool = False
+    other_cores: float | None = None
     note: str = ""
     summary: Any = field(default=None, repr=False, compare=False)  # outputs.MediaSummary, not saved
 
@@ -34,7 +35,7 @@ class Row:
     def measured(cls, job: str, tool: str, m: Measurement, video_s: float) -> Row:
         note = "TIMEOUT" if m.timed_out else ""
         return cls(job, tool, m.wall_s, m.cpu_s, m.peak_rss_mb, video_s, returncode=m.returncode,
-                   timed_out=m.timed_out, note=note)
+                   timed_out=m.timed_out, other_cores=m.other_cores, note=note)
 
     @property
     def speed(self) -> float | None:
@@ -61,13 +62,13 @@ def _by(rows: list[Row], job: str, tool: str) -> Row | None:
 def table_lines(rows: list[Row]) -> list[str]:
     """A markdown table of every row, then one of the ratios per job."""
     head = ("| job | tool | wall s | CPU s | peak RSS MB | video-s / wall-s | outputs | output s | "
-            "output streams | rc | note |")
-    lines = [head, "|" + "---|" * 11]
+            "output streams | rc | other load | note |")
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
         lines.append(
             f"| {r.job} | {r.tool} | {_fmt(r.wall_s)} | {_fmt(r.cpu_s)} | {_fmt(r.peak_rss_mb, 0)} | "
             f"{_fmt(r.speed, 2)} | {_fmt(r.outputs)} | {_fmt(r.output_s)} | {r.output_desc} | "
-            f"{_fmt(r.returncode)} | {r.note} |"
+            f"{_fmt(r.returncode)} | {_fmt(r.other_cores, 2)} | {r.note} |"
         )
     ratios = []
     for job in dict.fromkeys(r.job for r in rows):

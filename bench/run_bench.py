@@ -420,6 +420,8 @@ def machine_header(args: argparse.Namespace, argv: list[str]) -> list[str]:
         f"git: {git_head()}",
         "video-s / wall-s: seconds of input video (job A, R) or of requested clips (job B) per wall second",
         "peak RSS: peak of the summed RSS of the whole process tree, sampled every 0.2 s",
+        "other load: mean CPU cores busy OUTSIDE the measured tree during the run (noise; 2 = machine full)",
+        "load average at start (1/5/15 min): " + " / ".join(f"{x:.1f}" for x in os.getloadavg()),
     ]
 
 
@@ -477,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     if "plan" in run:
         guarded(ctx, JOB_PLAN, lambda: job_plan(ctx))
 
+    header.append("load average at end (1/5/15 min): " + " / ".join(f"{x:.1f}" for x in os.getloadavg()))
     lines = table_lines(ctx.rows)
     print("\n" + "\n".join(header) + "\n\n" + "\n".join(lines))
     if ctx.problems:
