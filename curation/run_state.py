@@ -93,6 +93,8 @@ def collect(folder: Path | str) -> RunState:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            data = None
+        if not isinstance(data, dict):
             unreadable.append(path.name)
             continue
         data.setdefault("shard", path.name[: -len(_STATS_SUFFIX)])

@@ -173,3 +173,13 @@ def test_python_api_run_then_stats_agree(media: Path, tmp_path: Path, stats_json
     report = stats_json(tmp_path / "o")
     assert report["samples"] == summary.totals["count"] == 2
     assert report["successes"] == summary.totals["successes"] == 1
+
+
+def test_a_corrupt_stats_file_is_named_not_counted(run_folder: Path, tmp_path: Path, stats_json: Callable) -> None:
+    folder = copy_run(run_folder, tmp_path / "corrupt")
+    good = [json.loads((folder / f"{name}_stats.json").read_text()) for name in ("00000", "00001")]
+    (folder / "00002_stats.json").write_text('{"count": 1')
+    report = stats_json(folder)
+    assert report["shards"]["unreadable_stats"] == ["00002_stats.json"]
+    assert report["shards"]["done"] == 2 and report["shards"]["pending_names"] == ["00002"]
+    assert_totals_match(report, good)
