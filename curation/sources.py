@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import requests
+import urllib3
 
 from curation.config import ReadingConfig
 
@@ -127,7 +128,7 @@ def _http(url: str, dest_dir: Path, reading: ReadingConfig) -> Fetched:
                 raise FetchError(f"body of {declared} bytes exceeds reading.max_download_bytes ({reading.max_download_bytes})")
             size = 0
             with open(dest, "wb") as handle:
-                for chunk in response.iter_content(CHUNK):
+                while chunk := response.raw.read1(CHUNK, decode_content=True):  # returns as soon as data arrives
                     size += len(chunk)
                     if size > reading.max_download_bytes:
                         raise FetchError(f"body exceeds reading.max_download_bytes ({reading.max_download_bytes})")
@@ -140,6 +141,10 @@ def _http(url: str, dest_dir: Path, reading: ReadingConfig) -> Fetched:
         raise FetchError("too many redirects") from None
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
         raise FetchError(f"{type(exc).__name__}: {_short(exc)}", transient=True) from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:  # raised by raw reads: resets, read timeouts
+        if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError)):
+            raise FetchError(f"read timed out after {read:g}s", transient=True) from None
+        raise FetchError(f"connection broken while reading the body ({type(exc).__name__})", transient=True) from None
     except requests.exceptions.RequestException as exc:
         raise FetchError(f"{type(exc).__name__}: {_short(exc)}") from None
     if size == 0:
@@ -154,6 +159,15 @@ def _short(exc: BaseException) -> str:
 
 class _Deadline(Exception):
     pass
+
+
+class _SilentLogger:
+    """yt-dlp prints errors to stderr unless given a logger; ours become the sample's error message."""
+
+    def debug(self, _msg: str) -> None:
+        pass
+
+    warning = error = info = debug
 
 
 def ytdlp_format(yt_args: dict[str, Any]) -> str:
@@ -182,7 +196,7 @@ def _ytdlp(url: str, dest_dir: Path, reading: ReadingConfig, section: tuple[floa
         "retries": 0, "fragment_retries": 1,
         "max_filesize": reading.max_download_bytes,
         "progress_hooks": [guard],
-        "overwrites": True, "cachedir": False,
+        "overwrites": True, "cachedir": False, "logger": _SilentLogger(),
     }
     for name in ("download_size", "download_audio_rate", "yt_metadata_args"):
         yt_args.pop(name, None)

@@ -19,8 +19,8 @@ def _closed_port() -> int:
 def test_bad_rows_are_recorded_and_stats_add_up(media: Path, server, tmp_path: Path) -> None:
     rows = {
         "ok_http": server.url("v0.mp4"),
-        "not_found": server.url("fault/404"),
-        "flaky": server.url("fault/500then200/v1.mp4"),
+        "not_found": server.url("fault/404?from=bad_rows"),
+        "flaky": server.url("fault/500then200/v1.mp4?from=bad_rows"),
         "always_500": server.url("fault/500"),
         "unreachable": f"http://127.0.0.1:{_closed_port()}/v.mp4",
         "not_video": str(media / "not_video.mp4"),
@@ -50,8 +50,8 @@ def test_bad_rows_are_recorded_and_stats_add_up(media: Path, server, tmp_path: P
     assert by_name["flaky"]["mp4"] == (media / "v1.mp4").read_bytes()
     assert all("mp4" not in by_name[n] for n, status in expected.items() if status != "success")
     # 404 is permanent: asked once; the flaky URL needed exactly one retry
-    assert server.hits["/fault/404"] == 1
-    assert server.hits["/fault/500then200/v1.mp4"] == 2
+    assert server.hits["/fault/404?from=bad_rows"] == 1
+    assert server.hits["/fault/500then200/v1.mp4?from=bad_rows"] == 2
     stats = [json.loads(p.read_text()) for p in sorted(out.glob("*_stats.json"))]
     assert sum(s["count"] for s in stats) == 9
     assert sum(s["successes"] for s in stats) == 3

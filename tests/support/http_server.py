@@ -18,6 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:  # injected faults are expected
+        pass
+
+
 class FaultServer:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -35,7 +40,7 @@ class FaultServer:
                 server._count(self.path)
                 server._handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -79,7 +84,7 @@ class FaultServer:
         elif kind == "500":
             self._status(h, 500)
         elif kind == "500then200":
-            if self.hits[h.path] == 1:
+            if self.hits[h.path] == 1:  # counted per full path: add ?tag to make a fresh flaky URL
                 self._status(h, 500)
             else:
                 self._send_file(h, rest)
@@ -102,8 +107,12 @@ class FaultServer:
             h.end_headers()
             h.wfile.write(body[: len(body) // 2])
             h.wfile.flush()
+            # an abortive close (RST): linger 0, and close every file object that keeps the fd open
             h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            h.connection.close()
+            h.close_connection = True
+            for handle in (h.rfile, h.wfile, h.connection):
+                with contextlib.suppress(OSError, ValueError):
+                    handle.close()
         elif kind == "html":
             body = b"<html><body>not a video</body></html>"
             h.send_response(200)
