@@ -132,7 +132,8 @@ def build_plan(sample: SampleInput, chain: list[SampleSubsampler], config: Confi
 
 def transform(sample: SampleInput, chain: list[SampleSubsampler], config: Config) -> list[SampleOutput]:
     """Apply the chain to one fetched sample; raise SubsamplerError to fail just this sample."""
-    if not chain and not _has_clips(sample.clips):
+    wants_audio_member = "audio" in config.encode_formats and sample.probe.has_audio and sample.probe.has_video
+    if not chain and not _has_clips(sample.clips) and not wants_audio_member:
         return [SampleOutput(key=sample.key, media={media_extension(sample, config): sample.path})]
     plan = build_plan(sample, chain, config)
     from subsamplers.ffmpeg_command import compile_plan
