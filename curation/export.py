@@ -263,20 +263,30 @@ def _run_imagefolder(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def register(subparsers: Any) -> None:
     """Add ``export vjepa`` and ``export imagefolder`` to the ``curate`` command line."""
     parser = subparsers.add_parser("export", help="write trainer inputs (V-JEPA CSV, ImageFolder) from a files output")
     targets = parser.add_subparsers(dest="export_target", metavar="TARGET", required=True)
     vjepa = targets.add_parser("vjepa", help="V-JEPA / nano-JEPA video lists: '<absolute path> <label>' per line")
-    vjepa.add_argument("output_folder")
+    vjepa.add_argument("output_folder", help="a curate output written with output_format files")
     vjepa.add_argument("--out", default=None, help="FILE.csv (one split), else FILE_<split>.csv per split")
-    vjepa.add_argument("--frames_per_clip", type=int, default=16)
-    vjepa.add_argument("--frame_step", type=int, default=4)
+    vjepa.add_argument("--frames_per_clip", type=_positive, default=16, help="V-JEPA frames_per_clip (short-clip warning)")
+    vjepa.add_argument("--frame_step", type=_positive, default=4, help="V-JEPA frame_step (short-clip warning)")
     vjepa.add_argument("--split", default=None, help="export only this split")
     vjepa.set_defaults(func=_run_vjepa)
     image = targets.add_parser("imagefolder", help="torchvision ImageFolder layout: DEST/<split>/<class>/")
-    image.add_argument("output_folder")
-    image.add_argument("dest")
+    image.add_argument("output_folder", help="a curate output written with output_format files")
+    image.add_argument("dest", help="root of the ImageFolder tree: DEST/<split>/<class>/")
     image.add_argument("--link", choices=("copy", "symlink", "hardlink"), default="copy")
     image.add_argument("--split", default=None, help="export only this split")
     image.set_defaults(func=_run_imagefolder)
