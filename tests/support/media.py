@@ -107,3 +107,21 @@ def frame_times(path: Path | str, stream: str = "v:0", keyframes_only: bool = Fa
         if len(fields) >= 2 and fields[1] not in ("", "N/A") and (not keyframes_only or fields[0] == "1"):
             times.append(float(fields[1]))
     return sorted(times)
+
+
+def set_rotation_matrix(path: Path, degrees: int = 90) -> Path:
+    """Write a display matrix into the first video track header (tkhd) of an mp4, as phones do."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    index = data.find(b"tkhd")
+    if index < 0:
+        raise ValueError("no tkhd box")
+    version = data[index + 4]
+    matrix_at = index + 4 + 4 + (32 if version == 1 else 20) + 8 + 8
+    one, minus = 0x10000, -0x10000
+    matrices = {90: (0, one, 0, minus, 0, 0), 180: (minus, 0, 0, minus, 0, 0), 270: (0, minus, 0, one, 0, 0)}
+    a, b, u, c, d, v = matrices[degrees]
+    data[matrix_at : matrix_at + 36] = struct.pack(">9i", a, b, u, c, d, v, 0, 0, 0x40000000)
+    path.write_bytes(bytes(data))
+    return path
