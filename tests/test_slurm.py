@@ -199,3 +199,17 @@ def test_failing_array_element_is_reported_with_its_log(slurm: Any, engine_input
     assert "Cannot call rmtree on a symbolic link" in log.read_text()
     assert sorted(p.name for p in out.glob("*_stats.json")) == ["00000_stats.json", "00002_stats.json"]
     assert os.path.islink(out / "00001.tar")
+
+
+def test_timeout_cancels_the_job_and_fails(slurm: Any, gated: GatedServer, engine_input: Path, tmp_path: Path) -> None:
+    from curation.runner import ShardsFailedError, run
+
+    table = tmp_path / "one.csv"
+    table.write_text(f"url\n{gated.url('clip0.mp4')}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    started = time.monotonic()
+    with pytest.raises(ShardsFailedError, match=r"timed out after 3 s\) did not finish shard 00000; log: .*element-0.log"):
+        run(base_config(table, out, distributor="slurm", distributor_args=dict(FAST, timeout=3)), quiet=True)
+    assert time.monotonic() - started < 60
+    assert slurm.squeue() == ""
+    assert not (out / "00000_stats.json").exists()
