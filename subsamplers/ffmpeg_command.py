@@ -1,10 +1,13 @@
 """Turns a TranscodePlan into one ffmpeg argv (built with ffmpeg-python) and the outputs it writes.
 
-Layout of the command: one input per clip (``-ss start -t length -i file:SRC``, so each clip
-decodes only its own span, frame-accurately), each feeding its members: ``<key>.mp4`` (video with
-the source's audio), ``<key>.m4a`` (audio), or ``<key>.jpg`` (first frame). The video chain is
-``fps`` first (frames are dropped before anything else touches them), then the resolution
-filters. Streams are copied when the plan asks for no change.
+Two layouts, both one process per source:
+- per clip (the whole video, one clip, overlapping clips, stream copies): one input per clip
+  (``-ss start -t length -i file:SRC``, so each clip decodes only its own span, frame-accurately),
+  each feeding its members: ``<key>.mp4`` (video with the source's audio), ``<key>.m4a`` (audio)
+  or ``<key>.jpg`` (first frame);
+- several ordered clips re-encoded: ``subsamplers.ffmpeg_segments`` (one decoder, one encoder).
+The video chain is ``fps`` first (frames are dropped before anything else touches them), then
+the resolution filters. Streams are copied when the plan asks for no change.
 """
 
 from __future__ import annotations
@@ -115,7 +118,7 @@ def _format_options(ext: str) -> dict[str, Any]:
 def _passthrough(plan: TranscodePlan, members: list[tuple[str, str]]) -> bool:
     """Nothing to change: the source file itself is the output (no ffmpeg at all)."""
     return plan.spans is None and members == [(members[0][0], "av")] and not plan.video_changes() and not (
-        plan.audio_rate or plan.audio_channels
+        plan.audio_rate or plan.audio_channels or plan.keyframes_only
     )
 
 
@@ -127,8 +130,7 @@ def _image_job(plan: TranscodePlan) -> Job:
     target = Path(sample.tmp_dir) / f"{sample.key}.{ext}"
     stream = _filtered_video(plan, ffmpeg.input(f"file:{Path(sample.path).resolve()}").video)
     out = ffmpeg.output(stream, f"file:{target}", **{"frames:v": 1, "update": 1, "q:v": 2})
-    argv = out.global_args("-hide_banner", "-nostdin", "-loglevel", "error").overwrite_output().compile()
-    return Job(argv, [PlannedOutput(sample.key, {ext: target})], _input_components(plan))
+    return finish([out], [PlannedOutput(sample.key, {ext: target})], plan)
 
 
 def compile_plan(plan: TranscodePlan) -> Job:
@@ -171,8 +173,8 @@ def _per_clip_job(plan: TranscodePlan, members: list[tuple[str, str]]) -> Job:
         input_opts: dict[str, Any] = {}
         if reencode_video:
             input_opts["err_detect"] = "ignore_err"
-        if plan.keyframes_only:
-            input_opts["skip_frame"] = "nokey"
+        if plan.keyframes_only and reencode_video:
+            input_opts["skip_frame"] = "nokey"  # the decoder skips everything else
         if span is not None:
             start, length = span[0], span[1] - span[0]
             if not reencode_video:
@@ -202,6 +204,8 @@ def _per_clip_job(plan: TranscodePlan, members: list[tuple[str, str]]) -> Job:
                 else:
                     parts.append(src["v:0"])
                     opts["c:v"] = "copy"
+                    if plan.keyframes_only:  # keyframes without decoding anything
+                        opts["bsf:v"] = "noise=drop=not(key)"
                     if span is not None:
                         opts["avoid_negative_ts"] = "make_zero"
                 if plan.probe.has_audio:

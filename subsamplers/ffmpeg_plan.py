@@ -66,7 +66,8 @@ class TranscodePlan:
 
     # -- what must be re-encoded ----------------------------------------------------------------
     def video_changes(self) -> bool:
-        return bool(self.fps or self.video_filters or self.keyframes_only or self.first_frame)
+        """Whether any pixel is touched (keyframes_only alone is not: it copies keyframe packets)."""
+        return bool(self.fps or self.video_filters or self.first_frame)
 
     def video_reencode_for_clips(self) -> bool:
         """Whether clips of this sample will be re-encoded whatever the precision."""

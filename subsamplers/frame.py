@@ -1,5 +1,8 @@
 """FrameSubsampler: lower the frame rate (fps), keep keyframes only, or keep the first frame as a jpg.
 
+Keyframes only is a packet filter on a stream copy (nothing decoded) unless the frames are
+resized or resampled anyway, then the decoder skips non-keyframes.
+
 It only records the wish; ffmpeg_command puts the ``fps`` filter first in the chain, so dropped
 frames are never scaled or encoded.
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from curation.errors import ConfigError
@@ -36,6 +38,21 @@ def test_keyframe_method_keeps_only_keyframes(source, tmp_path) -> None:
     times = frame_times(out.media["mp4"])
     assert len(times) == len(frame_times(source, keyframes_only=True)) == 5
     assert times == pytest.approx([0.0, 0.4, 0.8, 1.2, 1.6], abs=0.02)
+    # nothing was decoded or re-encoded: the packets are the source's keyframe packets
+    assert _video_packets(out.media["mp4"]) == [p for p in _video_packets(source) if p[1]]
+
+
+def test_keyframes_then_resized(source, tmp_path) -> None:
+    sub = {"FrameSubsampler": {"args": {"downsample_method": "keyframe"}}, "ResolutionSubsampler": {"args": {"height": 120}}}
+    [out] = run_chain(source, sub, tmp_path)
+    [video] = streams(out.media["mp4"], "video")
+    assert (video["width"], int(video["nb_read_frames"])) == (160, 5)
+
+
+def _video_packets(path) -> list[tuple[int, bool]]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=size,flags",
+                          "-of", "csv=p=0", str(path)], check=True, capture_output=True, text=True).stdout
+    return [(int(size), "K" in flags) for size, flags in (line.split(",")[:2] for line in out.split())]
 
 
 def test_first_frame_is_a_jpg_per_output(source, tmp_path) -> None:
