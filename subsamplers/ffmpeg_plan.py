@@ -61,7 +61,13 @@ class TranscodePlan:
         if self.keyframes is None:
             from subsamplers.keyframes import keyframe_timestamps
 
-            self.keyframes = keyframe_timestamps(self.sample.path, self.timeout("ffprobe"))
+            stamps = keyframe_timestamps(self.sample.path, self.timeout("ffprobe"))
+            # packet times count from the container's start_time (1.4 s in MPEG-TS); clips count from 0
+            try:
+                offset = float(self.probe.raw.get("format", {}).get("start_time", 0) or 0)
+            except (TypeError, ValueError):
+                offset = 0.0
+            self.keyframes = [round(t - offset, 6) for t in stamps]
         return self.keyframes
 
     # -- what must be re-encoded ----------------------------------------------------------------

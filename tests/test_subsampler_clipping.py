@@ -124,3 +124,13 @@ def test_span_rules() -> None:
     assert report.dropped[0]["reason"].startswith("shorter than min_length")
     assert parse_spans([1, 2], duration=None).spans == [(1.0, 2.0)]  # a single [start, end]
     assert parse_spans("not json", duration=None).dropped
+
+
+def test_low_precision_on_mpegts_counts_from_the_start(tmp_path) -> None:
+    # MPEG-TS timestamps start at 1.4 s: keyframes must be taken relative to the start, like clips
+    ts = make_video(tmp_path / "src.ts", duration=4.0, fps=FPS, gop=FPS, audio=False,
+                    codec_args=["-c:v", "libx264", "-preset", "ultrafast", "-g", str(FPS), "-keyint_min", str(FPS),
+                                "-sc_threshold", "0", "-f", "mpegts"])
+    outs = run_chain(ts, {"ClippingSubsampler": {"args": {"precision": "keyframe_adjusted"}}}, tmp_path / "o", clips=[[0.5, 3.5]])
+    assert outs[0].metadata["clips"] == [[1.0, 3.0]]
+    assert len(frame_times(outs[0].media["mp4"])) == 2 * FPS
