@@ -292,6 +292,8 @@ def test_same_subset_with_one_and_two_processes_and_shuffled_rows(tmp_path: Path
     report_one = read_json(one / "subset_report.json")
     assert report_one == read_json(two / "subset_report.json")
     assert report_one["excluded"]["counts"] == {"empty file": 1, "missing file": 1}
+    labels = {label for f in one.glob("*.parquet") for label in pq.read_table(f)["label"].to_pylist()}
+    assert {"juggling, balls", "massaging person's head", "passing American football (in game)"} <= labels
 
 
 @pytest.mark.spark

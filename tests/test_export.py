@@ -191,6 +191,7 @@ def test_vjepa_csv_from_a_real_nano_kinetics_run(tmp_path: Path) -> None:
     paths = {split: out / f"vjepa_{split}.csv" for split in ("train", "val")}
     check_vjepa(paths, classes, labels_of)
     assert sorted(set(read_vjepa(paths["train"])[1])) == list(range(len(classes)))
+    assert any(Path(p).name.startswith("-0a1B2c3D4e_") for p in read_vjepa(paths["train"])[0])  # id starting with '-'
     first = read_vjepa(paths["train"])[0][0]
     from tests.support.media import video_stream
 
