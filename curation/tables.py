@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,10 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from curation.arrowutil import rows_to_table
 from curation.errors import TableError
+
+log = logging.getLogger("curation.tables")
 
 TABLE_FORMATS = ("csv", "csv.gz", "tsv", "tsv.gz", "json", "jsonl", "parquet", "txt")
 MEDIA_EXTENSIONS = frozenset(
@@ -97,10 +101,15 @@ def _csv_batches(path: Path, delimiter: str) -> Iterator[pa.RecordBatch]:
         header = next(csv.reader(text, delimiter=delimiter), None)
     if not header:
         raise TableError(f"url_list: {path.name} has no header row")
+    def skip_malformed(row: pacsv.InvalidRow) -> str:
+        log.warning("%s: skipping malformed row %s (expected %d columns, got %d): %.120s",
+                    path.name, row.number, row.expected_columns, row.actual_columns, row.text)
+        return "skip"
+
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=1 << 22),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip_malformed),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header}, strings_can_be_null=False, quoted_strings_can_be_null=False
         ),
@@ -114,7 +123,7 @@ def _json_array_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]
     if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
         raise TableError(f"url_list: {path.name} must be a JSON array of objects")
     for start in range(0, len(data), batch_rows):
-        yield from pa.Table.from_pylist(data[start : start + batch_rows]).to_batches()
+        yield from rows_to_table(data[start : start + batch_rows]).to_batches()
 
 
 def _txt_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:

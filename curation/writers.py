@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.arrowutil import rows_to_table
 from curation.fsutil import temp_name
 
 
@@ -37,18 +38,8 @@ def json_bytes(meta: dict[str, Any]) -> bytes:
 
 
 def metadata_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """One column per json field; a field whose values don't share one Arrow type is kept as JSON text."""
-    names: dict[str, None] = {}
-    for row in rows:
-        names.update(dict.fromkeys(row))
-    columns: dict[str, pa.Array] = {}
-    for name in names:
-        values = [row.get(name) for row in rows]
-        try:
-            columns[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-            columns[name] = pa.array([None if v is None else json.dumps(v, default=str) for v in values], pa.string())
-    return pa.table(columns) if columns else pa.table({"key": pa.array([], pa.string())})
+    """The per-shard metadata table: one column per json field."""
+    return rows_to_table(rows)
 
 
 class ShardWriter(ABC):
