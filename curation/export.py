@@ -254,7 +254,11 @@ def export_imagefolder(folder: Path | str, dest: Path | str, link: str = "copy",
 def _run_vjepa(args: argparse.Namespace) -> int:
     paths = export_vjepa(args.output_folder, args.out, args.frames_per_clip, args.frame_step, args.split)
     for split, path in paths.items():
-        print(f"{split}: {path}")
+        with path.open(encoding="utf-8") as handle:
+            print(f"{split}: {path} ({sum(1 for _ in handle)} clips)")
+    classes = load_classes(Path(args.output_folder).expanduser())
+    if classes is not None:
+        print(f"num_classes: {len(classes.index)} (set the same in the V-JEPA config)")
     return 0
 
 

@@ -147,6 +147,8 @@ def test_imagefolder_same_class_folders_in_every_split(tmp_path: Path) -> None:
 def test_cli_export_commands_and_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = write_output(tmp_path / "out", SAMPLES)
     assert cli_main(["export", "vjepa", str(out), "--frames_per_clip", "8", "--frame_step", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "train: " in printed and "(3 clips)" in printed and "num_classes: 3" in printed
     assert (out / "vjepa_train.csv").is_file()
     assert cli_main(["export", "imagefolder", str(out), str(tmp_path / "folder")]) == 0
     assert (tmp_path / "folder" / "val" / "juggling, balls").is_dir()
