@@ -147,6 +147,9 @@ def expand_shards(url_list: str | list[str]) -> list[str]:
     urls = _read_list_file(local)
     if not urls:
         raise TableError(f"url_list: list file {spec} names no shards")
+    missing = next((u for u in urls if not input_exists(u)), None)
+    if missing is not None:
+        raise TableError(f"url_list: {spec} names a shard that does not exist: {missing}")
     return urls
 
 

@@ -84,6 +84,9 @@ def test_glob_directory_and_list_file_find_the_same_shards(curated: Path, tmp_pa
 
     with pytest.raises(TableError, match="no such shard"):
         expand_shards(f"{curated}/{{00000..00002}}.tar")
+    listing.write_text(f"{curated / '00000.tar'}\n{curated / 'gone.tar'}\n")
+    with pytest.raises(TableError, match="names a shard that does not exist: .*gone.tar"):
+        expand_shards(str(listing))
 
 
 def test_overwrite_mode_clears_shards_named_after_their_tars(tmp_path: Path) -> None:
@@ -96,3 +99,30 @@ def test_overwrite_mode_clears_shards_named_after_their_tars(tmp_path: Path) -> 
         (out / name).write_text("x")
     clear_outputs(out)
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "train-b.tar"]
+
+
+def test_audio_member_per_encode_formats_and_untouched_members_copied(tmp_path: Path) -> None:
+    """encode_formats picks the audio member; members the chain does not touch (.cls) are copied as they are."""
+    from curation.config import build_config
+    from curation.plan import make_plan
+    from curation.worker import process_shard
+    from tests.support.media import run_ffmpeg
+    from tests.support.tars import write_tar
+
+    audio = tmp_path / "a.m4a"
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=f=440:d=1:sample_rate=44100", "-c:a", "aac", str(audio)])
+    write_tar(tmp_path / "in" / "train-7.tar", [("s1.json", b'{"x": 1}'), ("s1.m4a", audio.read_bytes()), ("s1.cls", b"\x03raw"),
+                                                ("s2.json", b'{"x": 2}'), ("s2.mp4", b"video only")])
+    config = build_config(None, url_list=str(tmp_path / "in"), input_format="webdataset", output_folder=str(tmp_path / "out"),
+                          output_format="webdataset", encode_formats={"audio": "m4a"},
+                          subsampling={"AudioRateSubsampler": {"args": {"sample_rate": 16000}}})
+    plan = make_plan(config)
+    assert [plan.shard_name(i) for i in plan.shard_ids] == ["train-7"]  # a name that is not a number is kept too
+    stats = process_shard(plan.shard_ids[0], config)
+    assert stats["successes"] == 1 and stats["failed_to_subsample"] == 1
+    samples = {s["__key__"]: s for s in read_webdataset(tmp_path / "out")}
+    assert samples["s1"]["cls"] == b"\x03raw" and sample_json(samples["s1"])["x"] == 1
+    (tmp_path / "o.m4a").write_bytes(samples["s1"]["m4a"])
+    assert streams(tmp_path / "o.m4a", "audio")[0]["sample_rate"] == "16000"
+    assert sample_json(samples["s2"])["error_message"] == "no m4a member in the input sample"
+    assert sorted(k for k in samples["s2"] if not k.startswith("__")) == ["json"]

@@ -35,6 +35,17 @@ def v2d_folder(media: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def _inline(**kwargs: object) -> None:
+    """Plan and process every shard in this process: the worker's code path without the engine's start-up."""
+    from curation.config import build_config
+    from curation.plan import make_plan
+    from curation.worker import process_shard
+
+    config = build_config(None, input_format="webdataset", output_format="webdataset", **kwargs)
+    for shard_id in make_plan(config).shard_ids:
+        process_shard(shard_id, config)
+
+
 def _by_key(folder: Path) -> dict[str, dict]:
     return {s["__key__"]: s for s in read_webdataset(folder)}
 
@@ -65,9 +76,8 @@ def test_every_successful_sample_out_failed_ones_recorded(v2d_folder: Path, medi
 
 def test_clips_field_drives_clipping_and_resolution(v2d_folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "clips"
-    curate(url_list=f"{v2d_folder}/{{00000..00001}}.tar", input_format="webdataset", output_folder=str(out),
-           output_format="webdataset", clip_col="clips", processes_count=2, quiet=True, encoding=FAST,
-           subsampling={"ResolutionSubsampler": {"args": {"height": 32}}})
+    _inline(url_list=f"{v2d_folder}/{{00000..00001}}.tar", output_folder=str(out), clip_col="clips", encoding=FAST,
+            subsampling={"ResolutionSubsampler": {"args": {"height": 32}}})
     samples = _by_key(out)
     assert sorted(k for k, s in samples.items() if sample_json(s)["status"] == "success") == sorted(f"{k}_00000" for k in GOOD)
     for key in GOOD:
@@ -85,9 +95,8 @@ def test_clips_field_drives_clipping_and_resolution(v2d_folder: Path, tmp_path: 
 
 def test_class_subset_reads_labels_from_json_only(v2d_folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "subset"
-    curate(url_list=f"{v2d_folder}/*.tar", input_format="webdataset", output_folder=str(out), output_format="webdataset",
-           processes_count=2, quiet=True,
-           subsampling={"ClassSubsetSubsampler": {"args": {"label_col": "label", "samples_per_class": 1}}})
+    _inline(url_list=f"{v2d_folder}/*.tar", output_folder=str(out),
+            subsampling={"ClassSubsetSubsampler": {"args": {"label_col": "label", "samples_per_class": 1}}})
     samples = _by_key(out)
     metas = [sample_json(s) for s in samples.values()]
     assert sorted(m["label"] for m in metas) == ["cat", "dog"]  # one per class, never a failed input sample
