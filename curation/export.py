@@ -63,15 +63,24 @@ def load_classes(folder: Path) -> Classes | None:
     return Classes(index, data.get("label_col") or "label", data.get("split_col"))
 
 
-def _media_file(shard: Path, key: str, names: set[str]) -> Path | None:
+def _members(shard: Path) -> dict[str, list[str]]:
+    """key → extensions of the shard folder's files (the key is the name before the first dot)."""
+    members: dict[str, list[str]] = defaultdict(list)
+    for path in shard.iterdir():
+        key, dot, ext = path.name.partition(".")
+        if dot:
+            members[key].append(ext)
+    return members
+
+
+def _media_ext(exts: list[str]) -> str | None:
     """The sample's media member; a video wins over audio when a sample has both."""
-    exts = [n.split(".", 1)[1] for n in names if n.split(".", 1)[0] == key and "." in n]
-    exts = [e for e in exts if e not in ("json", "txt")]
+    media = [e for e in exts if e not in ("json", "txt")]
     for wanted in (*VIDEO_EXTS, *IMAGE_EXTS):
-        for ext in exts:
+        for ext in media:
             if ext.lower() == wanted:
-                return shard / f"{key}.{ext}"
-    return shard / f"{key}.{sorted(exts)[0]}" if exts else None
+                return ext
+    return sorted(media)[0] if media else None
 
 
 def read_files_output(folder: Path, classes: Classes | None) -> list[ExportSample]:
@@ -90,16 +99,15 @@ def read_files_output(folder: Path, classes: Classes | None) -> list[ExportSampl
     for shard in shards:
         if shard.name in unfinished:
             continue
-        names = {p.name for p in shard.iterdir()}
-        for name in sorted(n for n in names if n.endswith(".json")):
-            meta = json.loads((shard / name).read_text(encoding="utf-8"))
-            key = meta.get("key") or name.split(".", 1)[0]
-            if meta.get("status", "success") != "success":
+        for key, exts in sorted(_members(shard).items()):
+            if "json" not in exts:
                 continue
-            media = _media_file(shard, key, names)
+            meta = json.loads((shard / f"{key}.json").read_text(encoding="utf-8"))
+            ext = _media_ext(exts)
+            if meta.get("status", "success") != "success" or ext is None:
+                continue
+            media = shard / f"{key}.{ext}"
             label = meta.get(label_col)
-            if media is None:
-                continue
             if label is None:
                 raise UserError(f"export: sample {key} in {shard.name}/ has no {label_col!r}; save it with save_additional_columns")
             split = meta.get(split_col) if split_col else None
