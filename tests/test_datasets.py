@@ -136,6 +136,16 @@ def test_kinetics_media_under_split_folders(tmp_path: Path) -> None:
     assert all(Path(r["url"]).is_file() and Path(r["url"]).parent.name == r["split"] for r in rows)
 
 
+def test_kinetics_folder_of_csvs_including_an_unlabelled_test_list(tmp_path: Path) -> None:
+    folder = tmp_path / "annotations"
+    folder.mkdir()
+    (folder / "train.csv").write_text(kinetics_csv_text(KINETICS_ROWS[:3], header=False), encoding="utf-8")
+    (folder / "test.csv").write_text("youtube_id,time_start,time_end,split\n-xyz,0,10,test\n", encoding="utf-8")
+    (folder / "README.md").write_text("not a table", encoding="utf-8")
+    rows = load_dataset_table("kinetics", str(folder), None).to_pylist()
+    assert [(r["split"], r["label"]) for r in rows] == [("test", None)] + [("train", "abseiling")] * 3
+
+
 def test_kinetics_split_filter(kinetics: tuple[Path, Path]) -> None:
     csv_path, videos = kinetics
     table = load_dataset_table("kinetics", str(csv_path), str(videos), split="val")
