@@ -5,6 +5,7 @@ Media are made once per process by ffmpeg and copied, so fixtures stay fast.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import json
@@ -46,6 +47,7 @@ def cvdf_name(youtube_id: str, start: int, end: int) -> str:
 @cache
 def _base_media(kind: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="curation-fixture-"))
+    atexit.register(shutil.rmtree, folder, True)
     if kind == "mp4":
         return make_video(folder / "base.mp4", duration=2.0, size="96x72", fps=25, audio=False)
     if kind == "webm":
