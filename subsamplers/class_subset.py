@@ -155,7 +155,10 @@ class ClassSubsetSubsampler(TableSubsampler):
         args: ClassSubsetArgs = self.args  # type: ignore[assignment]
         for what, col in (("label_col", args.label_col), ("url_col", args.url_col), ("split_col", args.split_col)):
             if col is not None and col not in table.column_names:
-                raise UserError(f"class subset: {what} {col!r} is not a column of the input (have: {', '.join(table.column_names)})")
+                raise UserError(
+                    f"class subset: {what} {col!r} is not a column of the input (have: {', '.join(table.column_names)}); "
+                    "for a plain table, list it in save_additional_columns"
+                )
         return args.key_col if args.key_col and args.key_col in table.column_names else args.url_col
 
     @staticmethod
