@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import tarfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -251,8 +252,12 @@ def read_member(handle: IO[bytes], member: Member, limit: int) -> bytes:
     return data
 
 
-def copy_member(url: str, offset: int, size: int, dest: Path) -> int:
-    """Stream one member to ``dest`` in 1 MiB chunks (never the whole member in memory)."""
+def copy_member(url: str, offset: int, size: int, dest: Path, timeout: float | None = None) -> int:
+    """Stream one member to ``dest`` in 1 MiB chunks (never the whole member in memory).
+
+    ``timeout`` bounds the whole copy (checked between chunks: a slow remote store costs the sample).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
     remaining = size
     with open_input(url) as source, open(dest, "wb") as out:
         source.seek(offset)
@@ -262,4 +267,6 @@ def copy_member(url: str, offset: int, size: int, dest: Path) -> int:
                 raise OSError(f"input tar ended {remaining} bytes before the end of the member")
             out.write(chunk)
             remaining -= len(chunk)
+            if deadline is not None and remaining and time.monotonic() > deadline:
+                raise OSError(f"reading the member took longer than {timeout:g}s")
     return size

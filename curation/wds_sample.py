@@ -100,13 +100,14 @@ class WdsShard:
         tar = row[COL_TAR]
         dest = work_dir / (f"source.{main}" if _SAFE_EXT.fullmatch(main) else "source.bin")
         extras: dict[str, Path] = {}
+        timeout = self.config.reading.step_timeout("download")
         try:
-            copy_member(tar, offset, size, dest)
+            copy_member(tar, offset, size, dest, timeout)
             for n, (ext, (extra_offset, extra_size)) in enumerate(sorted(members.items())):
                 if ext in (main, "json") or not _SAFE_EXT.fullmatch(ext):
                     continue
                 extras[ext] = work_dir / f"extra-{n}"
-                copy_member(tar, extra_offset, extra_size, extras[ext])
+                copy_member(tar, extra_offset, extra_size, extras[ext], timeout)
         except OSError as exc:
             raise FetchError(f"reading input tar {tar}: {exc}", transient=True) from None
         return Fetched(path=dest, size=size, is_temp=True, meta={"extras": extras})
