@@ -166,20 +166,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "curation", *args], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
 
 
-def nano_config_available(name: str) -> bool:
-    from curation.config import build_config
-    from curation.errors import ConfigError
-
-    try:
-        build_config(name)
-    except ConfigError:
-        return False
-    return True
-
-
 def test_vjepa_csv_from_a_real_nano_kinetics_run(tmp_path: Path) -> None:
-    if not nano_config_available("nano_kinetics"):
-        pytest.skip("needs core: ResolutionSubsampler / FrameSubsampler not available yet")
     csv_path, videos = make_kinetics(tmp_path / "k400")
     out = tmp_path / "nano"
     proc = run_cli("run", "--url_list", str(csv_path), "--input_format", "kinetics", "--media_dir", str(videos),
