@@ -89,6 +89,9 @@ def run_share(config: Config, shard_ids: list[int], on_outcome: OnOutcome) -> li
     folder = Path(config.output_folder)
     plan = load_plan(folder)
     todo = [s for s in shard_ids if not stats_path(folder, plan.shard_name(s)).exists()]
+    if len(todo) < len(shard_ids):
+        finished = [s for s in shard_ids if s not in todo]
+        print(f"curate: shards {finished} already finished, skipped", file=sys.stderr, flush=True)
     remove_shard_temps(folder, [plan.shard_name(s) for s in todo])
     if not todo:
         return []

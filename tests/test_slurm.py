@@ -213,3 +213,44 @@ def test_timeout_cancels_the_job_and_fails(slurm: Any, gated: GatedServer, engin
     assert time.monotonic() - started < 60
     assert slurm.squeue() == ""
     assert not (out / "00000_stats.json").exists()
+
+
+def test_near_time_limit_element_requeues_and_skips_its_finished_shard(
+    slurm: Any, gated: GatedServer, engine_input: Path, tmp_path: Path,
+) -> None:
+    """The USR1 that --signal sends near the time limit makes the element requeue itself; on restart
+    it skips the shard it had finished and completes the other; the driver waits through the requeue."""
+    from curation.runner import run
+
+    media = sorted((engine_input.parent / "media").glob("*.mp4"))
+    table = tmp_path / "two.csv"
+    table.write_text(f"url\n{media[0]}\n{media[1]}\n{media[2]}\n{gated.url(media[3].name)}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    config = base_config(table, out, distributor="slurm", distributor_args=dict(FAST, shards_per_element=2))
+    result: dict[str, Any] = {}
+
+    def drive() -> None:
+        try:
+            result["summary"] = run(config, quiet=True)
+        except Exception as exc:  # surfaced by the assertions below
+            result["error"] = exc
+
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    _wait_for(lambda: (out / "00000_stats.json").exists() and "RUNNING" in slurm.squeue(), 90, "shard 0 finished")
+    job = slurm.squeue().split()[0]
+    finished = (out / "00000_stats.json").stat().st_mtime_ns
+    signal_done = subprocess.run(["scancel", "--batch", "--signal=USR1", job], capture_output=True, text=True, timeout=30, env=slurm.env)
+    assert signal_done.returncode == 0, signal_done.stderr
+    log = out / "_slurm" / "submit-001" / "logs" / "element-0.log"
+    _wait_for(lambda: "PENDING" in slurm.squeue(), 30, "the element to be requeued")
+    # a requeued job waits before it is eligible again; let it start now
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True, timeout=30, env=slurm.env, check=True)
+    gated.release()
+    driver.join(120)
+    assert not driver.is_alive() and "error" not in result, result
+    assert result["summary"].shards_done == 2
+    text = log.read_text()
+    assert "time limit near, requeueing element 0" in text and "(restart 1)" in text
+    assert "shards [0] already finished, skipped" in text
+    assert (out / "00000_stats.json").stat().st_mtime_ns == finished
