@@ -88,6 +88,10 @@ def run(config: Config | str | dict[str, Any] | None = "default", quiet: bool | 
 
 
 def _run_locked(config: Config, folder: Path, quiet: bool | None) -> RunSummary:
+    if config.incremental_mode == "overwrite" and config.distribution.distributor == "slurm_worker":
+        # each srun task would clear the shards the others already wrote
+        raise UserError("incremental_mode overwrite cannot be used with distributor slurm_worker (every task would "
+                        "clear the folder); clear it once before `srun`, or use a new output folder")
     if config.incremental_mode == "overwrite":
         clear_outputs(folder)
     if config.distribution.distributor != "slurm_worker":

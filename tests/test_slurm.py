@@ -254,3 +254,15 @@ def test_near_time_limit_element_requeues_and_skips_its_finished_shard(
     assert "time limit near, requeueing element 0" in text and "(restart 1)" in text
     assert "shards [0] already finished, skipped" in text
     assert (out / "00000_stats.json").stat().st_mtime_ns == finished
+
+
+def test_worker_mode_refuses_overwrite(engine_input: Path, tmp_path: Path) -> None:
+    from curation.errors import UserError
+    from curation.runner import run
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "00000_stats.json").write_text("{}")
+    config = base_config(engine_input, tmp_path / "out", distributor="slurm_worker")
+    with pytest.raises(UserError, match="overwrite cannot be used with distributor slurm_worker"):
+        run(dict(config, incremental_mode="overwrite"), quiet=True)
+    assert (tmp_path / "out" / "00000_stats.json").exists()
