@@ -306,14 +306,19 @@ def test_same_subset_through_spark(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     fast_jvm = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
     spark_args = {"master": "local[2]", "spark.ui.enabled": "false", "spark.driver.host": "127.0.0.1",
                   "spark.driver.extraJavaOptions": fast_jvm, "spark.python.worker.reuse": "true"}
+    import yaml
+
     from curation import curate
+    from curation.datasets import load_dataset_table
 
     csv_path, shuffled, videos = shuffled_kinetics(tmp_path)
     config = subset_only_config(tmp_path)
-    curate(url_list=str(csv_path), output_folder=str(tmp_path / "mp"), input_format="kinetics", media_dir=str(videos),
-           config=str(config), processes_count=1, quiet=True)
     curate(url_list=str(shuffled), output_folder=str(tmp_path / "spark"), input_format="kinetics", media_dir=str(videos),
            config=str(config), distributor="pyspark", quiet=True,
            **{"distribution.distributor_args": spark_args})
-    assert written(tmp_path / "mp") == written(tmp_path / "spark")
-    assert (tmp_path / "mp" / "classes.json").read_bytes() == (tmp_path / "spark" / "classes.json").read_bytes()
+    # expected: the subset of the unshuffled table computed in this process, 4 rows per shard in its order
+    args = yaml.safe_load(config.read_text())["subsampling"]["ClassSubsetSubsampler"]["args"]
+    table = subset(load_dataset_table("kinetics", str(csv_path), str(videos)), tmp_path / "local", **args)
+    expected = {(f"{i // 4:05d}", r["key"], r["label"], r["split"], r["class_index"]) for i, r in enumerate(table.to_pylist())}
+    assert written(tmp_path / "spark") == expected
+    assert (tmp_path / "local" / "classes.json").read_bytes() == (tmp_path / "spark" / "classes.json").read_bytes()
