@@ -115,6 +115,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{totals['successes']} ok, {totals['failed_to_download']} failed to download, "
         f"{totals['failed_to_subsample']} failed to subsample, {totals['outputs_written']} written → {summary.output_folder}"
     )
+    for message, count in totals.get("input_problems") or []:  # reprocessed shards that were damaged or odd
+        print(f"curate: warning: input shards: {message} ({count}×; see input_problems in the _stats.json files)", file=sys.stderr)
     return 0
 
 

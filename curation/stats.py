@@ -80,6 +80,10 @@ def summarize(stats: list[dict[str, Any]]) -> dict[str, Any]:
     for s in stats:
         errors.update({k: v for k, v in s.get("status_dict", {}).items() if k != SUCCESS})
     total["top_errors"] = errors.most_common(10)
+    problems: Counter[str] = Counter()
+    for s in stats:
+        problems.update(s.get("input_problems") or {})
+    total["input_problems"] = problems.most_common(10)  # webdataset input: truncated tars, split samples ...
     total["shard_seconds"] = sum(s.get("duration", 0.0) for s in stats)
     starts = [s["start_time"] for s in stats if s.get("start_time")]
     ends = [s["end_time"] for s in stats if s.get("end_time")]

@@ -141,6 +141,13 @@ def test_not_a_tar_is_an_empty_shard_with_its_problem_recorded(run: dict[str, An
     assert not [p for p in os.listdir(run["out"]) if ".tmp-" in p]
 
 
+def test_run_summary_lists_input_problems(run: dict[str, Any]) -> None:
+    problems = dict(run["summary"].totals["input_problems"])
+    assert problems["no json member in the input sample"] == 4  # "bare", and 3 unsafe samples whose json was refused
+    assert any(p.startswith("not a readable tar") for p in problems)
+    assert any(p.startswith("truncated tar") for p in problems)
+
+
 def test_every_output_reads_back_with_webdataset(run: dict[str, Any]) -> None:
     keys = [s["__key__"] for s in read_webdataset(run["out"])]
     assert len(keys) == run["summary"].totals["count"] == 15
