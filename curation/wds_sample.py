@@ -59,7 +59,12 @@ class WdsShard:
         return json.loads(text) if text else {}
 
     def source(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {"shard": row[COL_TAR], "key": row[COL_SOURCE_KEY]}
+        """Where this sample came from; a sample reprocessed before keeps its earlier source nested."""
+        record: dict[str, Any] = {"shard": row[COL_TAR], "key": row[COL_SOURCE_KEY]}
+        earlier = self._input_json(row).get("source")
+        if earlier:
+            record["source"] = earlier
+        return record
 
     def base_meta(self, row: dict[str, Any]) -> dict[str, Any]:
         """The input json, plus columns the plan added (e.g. class_index), plus the source record."""
@@ -69,6 +74,7 @@ class WdsShard:
                 continue
             meta[column] = value
         meta["source"] = self.source(row)
+        meta.pop("input_warnings", None)  # an earlier pass's warnings describe an earlier input
         warnings = json.loads(row.get(COL_WARNINGS) or "[]")
         if warnings:
             meta["input_warnings"] = warnings

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from curation import curate
+from curation.config import build_config
+from curation.plan import make_plan
+from curation.worker import process_shard
 from tests.support.chain import FAST, streams
 from tests.support.shards import read_webdataset, sample_json, stats_files
 
@@ -46,6 +49,14 @@ def test_round_trip_lower_resolution(curated: Path, tmp_path: Path) -> None:
         assert meta["source"] == {"shard": f"{curated}/{key[:5]}.tar", "key": key}
         assert meta["caption"] == sample_json(before[key])["caption"]  # the json is carried over
         assert meta["status"] == "success"
+    again = tmp_path / "again"  # reprocessing a reprocessed shard keeps the whole provenance chain
+    config = build_config(None, url_list=str(out), input_format="webdataset", output_folder=str(again), output_format="webdataset")
+    for shard_id in make_plan(config).shard_ids:
+        process_shard(shard_id, config)
+    for sample in read_webdataset(again):
+        key = sample["__key__"]
+        assert sample_json(sample)["source"] == {"shard": f"{out}/{key[:5]}.tar", "key": key,
+                                                 "source": {"shard": f"{curated}/{key[:5]}.tar", "key": key}}
 
 
 def test_cli_file_url_brace_pattern_pass_through_and_resume(curated: Path, tmp_path: Path, cli) -> None:  # noqa: ANN001
@@ -103,9 +114,6 @@ def test_overwrite_mode_clears_shards_named_after_their_tars(tmp_path: Path) -> 
 
 def test_audio_member_per_encode_formats_and_untouched_members_copied(tmp_path: Path) -> None:
     """encode_formats picks the audio member; members the chain does not touch (.cls) are copied as they are."""
-    from curation.config import build_config
-    from curation.plan import make_plan
-    from curation.worker import process_shard
     from tests.support.media import run_ffmpeg
     from tests.support.tars import write_tar
 
