@@ -83,3 +83,6 @@ def log_run(config: Config, summary: Any) -> str | None:
         return str(run.dir)
     finally:
         run.finish()
+        # end wandb's service process and its process-wide settings: the next run in this process
+        # (a notebook, a test) reads WANDB_* again, and no helper process outlives the run
+        wandb.teardown()

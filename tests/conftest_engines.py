@@ -66,3 +66,15 @@ def spark_standalone() -> Iterator[Any]:
 
     with standalone_cluster() as cluster:
         yield cluster
+
+
+@pytest.fixture
+def wandb_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """wandb in offline mode, every file it writes under this test's temp dir."""
+    root = tmp_path / "wandb"
+    root.mkdir()
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
+        monkeypatch.setenv(name, str(root))
+    return root

@@ -60,11 +60,16 @@ def test_sbatch_script_writes_only_given_options(tmp_path: Path) -> None:
         check_args({"partiton": "gpu"})
 
 
-def test_slurm_array_matches_multiprocessing(slurm: Any, engine_input: Path, reference_output: dict[str, Any], tmp_path: Path) -> None:
+def test_slurm_array_matches_multiprocessing(
+    slurm: Any, engine_input: Path, reference_output: dict[str, Any], tmp_path: Path, wandb_offline: Path,
+) -> None:
+    """Also: with enable_wandb the driver logs one run (elements never do), with the stats' totals."""
     from curation.runner import run
+    from tests.support.wandb_reader import find_run_file, wait_for_exit
 
     out = tmp_path / "out"
-    summary = run(base_config(engine_input, out, distributor="slurm", distributor_args=dict(FAST, max_parallel=2)), quiet=True)
+    config = base_config(engine_input, out, distributor="slurm", distributor_args=dict(FAST, max_parallel=2))
+    summary = run(dict(config, enable_wandb=True), quiet=True)
     assert summary.shards_done == 3
     assert output_fingerprint(out) == reference_output
     submit = out / "_slurm" / "submit-001"
@@ -73,6 +78,10 @@ def test_slurm_array_matches_multiprocessing(slurm: Any, engine_input: Path, ref
     for element in range(3):
         assert f"element {element}: shards [{element}]" in (submit / "logs" / f"element-{element}.log").read_text()
     assert slurm.squeue() == ""
+    logged = wait_for_exit(find_run_file(wandb_offline))  # exactly one run
+    assert logged.config["distribution"]["distributor"] == "slurm"
+    assert logged.summary["total/count"] == 6 and logged.summary["total/successes"] == 6
+    assert [r["shard"] for r in logged.history if "shard" in r] == ["00000", "00001", "00002"]
 
 
 def test_srun_worker_tasks_split_the_shards(slurm: Any, engine_input: Path, reference_output: dict[str, Any], tmp_path: Path) -> None:

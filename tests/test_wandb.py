@@ -12,16 +12,7 @@ import pytest
 from tests.support.media import make_video
 from tests.support.wandb_reader import find_run_file, wait_for_exit
 
-
-@pytest.fixture
-def wandb_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "wandb"
-    root.mkdir()
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
-        monkeypatch.setenv(name, str(root))
-    return root
+pytest_plugins = ["tests.conftest_engines"]
 
 
 def test_offline_run_has_config_totals_and_shard_rates(wandb_offline: Path, tmp_path: Path) -> None:
