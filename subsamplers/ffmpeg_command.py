@@ -12,6 +12,7 @@ the resolution filters. Streams are copied when the plan asks for no change.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,16 +39,12 @@ class Job:
     argv: list[str]  # empty: nothing to run (the source passes through)
     outputs: list[PlannedOutput]
     input_components: set[str] = field(default_factory=set)  # demuxer/decoder names, for error counting
-    renames: list[tuple[Path, Path]] = field(default_factory=list)  # files written -> output names
-    scratch: list[Path] = field(default_factory=list)  # files to delete after the renames
+    after: list[Callable[[], None]] = field(default_factory=list)  # run once ffmpeg succeeded
 
     def settle(self) -> None:
-        """Give written files their output names and drop the throw-away ones."""
-        for written, final in self.renames:
-            if written.is_file():
-                written.replace(final)
-        for path in self.scratch:
-            path.unlink(missing_ok=True)
+        """Give the written files their output names (segment layouts write numbered files)."""
+        for step in self.after:
+            step()
 
 
 def _members(plan: TranscodePlan) -> list[tuple[str, str]]:

@@ -152,17 +152,25 @@ def transform(sample: SampleInput, chain: list[SampleSubsampler], config: Config
         stderr = run_ffmpeg(job.argv, plan.timeout("ffmpeg"))
         decode_errors = count_decode_errors(stderr, job.input_components)
         job.settle()
+    written = [out for out in job.outputs if all(_nonempty(path) for path in out.media.values())]
+    if not written:
+        raise SubsamplerError("ffmpeg wrote no output (undecodable input?)")
+    failed = [out.metadata.get("clips", [[None]])[0] for out in job.outputs if out not in written]
     outputs: list[SampleOutput] = []
-    for out in job.outputs:
-        for ext, path in out.media.items():
-            if not Path(path).is_file() or Path(path).stat().st_size == 0:
-                raise SubsamplerError(f"ffmpeg wrote no {ext} output for {out.key} (undecodable input?)")
+    for out in written:
         metadata = dict(plan.metadata)
         metadata.update(out.metadata)
         if job.argv:
             metadata["decode_errors"] = decode_errors
+        if failed:
+            metadata["clips_failed"] = failed  # clips whose span had no decodable frame
         outputs.append(SampleOutput(key=out.key, media=dict(out.media), metadata=metadata))
     return outputs
+
+
+def _nonempty(path: Path) -> bool:
+    path = Path(path)
+    return path.is_file() and path.stat().st_size > 0
 
 
 __all__ = ["TranscodePlan", "VideoFilter", "build_plan", "media_extension", "transform"]

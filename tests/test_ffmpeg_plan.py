@@ -193,3 +193,70 @@ def test_decode_errors_count_only_the_inputs_components() -> None:
     ])
     assert count_decode_errors(stderr, {"h264", "mpegts"}) == 3
     assert count_decode_errors("", {"h264"}) == 0
+
+
+
+def test_a_hole_in_the_video_never_shifts_clips(tmp_path) -> None:
+    from tests.support.media import closest_frame, gray_frames, run_ffmpeg
+
+    # an AVI declared 25 fps whose frames stop at 0.96 s and resume at 3.0 s (audio throughout),
+    # like a damaged stretch: the middle clip has no frame of its own
+    holed = tmp_path / "hole.avi"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=d=2:s=160x120:r=25", "-f", "lavfi", "-i", "sine=d=4",
+                "-vf", "setpts='if(gte(T,1),PTS+2/TB,PTS)'", "-fps_mode", "passthrough", "-c:v", "libx264",
+                "-preset", "ultrafast", "-c:a", "aac", "-f", "avi", str(holed)])
+    spans = [[0.2, 0.8], [1.5, 2.5], [3.2, 3.8]]
+    outs = run_chain(holed, {"ClippingSubsampler": {"args": {"precision": "exact"}}}, tmp_path / "o", clips=spans)
+    assert [o.metadata["clips"] for o in outs] == [[s] for s in spans]
+    counts = [int(streams(o.media["mp4"], "video")[0]["nb_read_frames"]) for o in outs]
+    assert counts == [15, 25, 15]  # the hole is held on its last frame, timing kept
+    source = gray_frames(holed)  # 50 frames: 0..0.96 s, then 3.0..3.96 s
+    # the frame at 3.2 s (AVI's empty chunks make the decoder's timestamps jitter by a frame)
+    assert abs(closest_frame(gray_frames(outs[2].media["mp4"], limit=1)[0], source) - 30) <= 1
+    assert abs(closest_frame(gray_frames(outs[0].media["mp4"], limit=1)[0], source) - 5) <= 1  # the frame at 0.2 s
+
+
+def test_segments_are_renamed_and_gap_segments_deleted(tmp_path) -> None:
+    from subsamplers.ffmpeg_segments import _boundaries, claim_segments
+
+    # clip, clip right after it, a long gap, a clip: the gap opens a segment of its own
+    times = _boundaries([(0.0, 1.0), (1.0, 2.0), (2.5, 3.0)], step=0.1)
+    assert times == [1.0, 2.0, 2.5]
+    written = [tmp_path / f"k.seg{i:05d}.mp4" for i in range(3)]  # the stream ended inside the gap
+    for path in written:
+        path.write_bytes(path.name.encode())
+    targets = [tmp_path / f"k_{i:05d}.mp4" for i in range(3)]
+    claim_segments(written, [0, 1, 3], targets)
+    assert [t.read_bytes() if t.exists() else None for t in targets] == [b"k.seg00000.mp4", b"k.seg00001.mp4", None]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k_00000.mp4", "k_00001.mp4"]
+
+
+def test_clips_without_output_are_recorded_not_fatal(sources, tmp_path, monkeypatch) -> None:
+    from subsamplers import ffmpeg_segments
+
+    real = ffmpeg_segments.claim_segments
+
+    def lose_second(written, clip_segments, targets):  # as if clip 1 had decoded to nothing
+        real(written, clip_segments, targets)
+        targets[1].unlink()
+
+    monkeypatch.setattr(ffmpeg_segments, "claim_segments", lose_second)
+    spans = [[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]]
+    outs = run_chain(sources[0], CHAIN, tmp_path, clips=spans)
+    assert [o.key for o in outs] == ["k_00000", "k_00002"]
+    assert outs[0].metadata["clips_failed"] == [spans[1]]
+
+
+def test_shared_encoder_cuts_are_frame_exact(sources, tmp_path) -> None:
+    from tests.support.media import closest_frame, gray_frames
+
+    spans = [[0.4, 1.2], [1.2, 2.0], [2.4, 3.2]]  # on frame boundaries at 25 fps: a contiguous pair, then a gap
+    argv = _argv(sources[0], {"ClippingSubsampler": {"args": {"precision": "exact"}}}, tmp_path / "a", spans)
+    assert argv.count("-i") == 1
+    outs = run_chain(sources[0], {"ClippingSubsampler": {"args": {"precision": "exact"}}}, tmp_path / "o", clips=spans)
+    source = gray_frames(sources[0])
+    for out, (start, end) in zip(outs, spans, strict=True):
+        frames = gray_frames(out.media["mp4"])
+        assert len(frames) == round((end - start) * 25)
+        assert closest_frame(frames[0], source) == round(start * 25)
+        assert closest_frame(frames[-1], source) == round(end * 25) - 1

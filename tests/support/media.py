@@ -125,3 +125,23 @@ def set_rotation_matrix(path: Path, degrees: int = 90) -> Path:
     data[matrix_at : matrix_at + 36] = struct.pack(">9i", a, b, u, c, d, v, 0, 0, 0x40000000)
     path.write_bytes(bytes(data))
     return path
+
+
+def gray_frames(path: Path | str, limit: int | None = None, size: str = "80x60") -> list[bytes]:
+    """The frames stored in a file (all, or the first ``limit``; none duplicated) as small gray pictures."""
+    width, height = (int(v) for v in size.split("x"))
+    args = ["-frames:v", str(limit)] if limit else []
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-vf", f"scale={width}:{height}", *args, "-fps_mode", "passthrough",
+         "-f", "rawvideo", "-pix_fmt", "gray", "-"], check=True, capture_output=True, timeout=120,
+    ).stdout
+    step = width * height
+    return [raw[i:i + step] for i in range(0, len(raw), step)]
+
+
+def closest_frame(frame: bytes, candidates: list[bytes]) -> int:
+    """Index of the candidate picture nearest to ``frame`` (mean absolute difference)."""
+    def distance(other: bytes) -> float:
+        return sum(abs(a - b) for a, b in zip(frame, other, strict=True)) / len(frame)
+
+    return min(range(len(candidates)), key=lambda i: distance(candidates[i]))
