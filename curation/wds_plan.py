@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -300,9 +301,13 @@ def _tables(sources: list[WdsSource], table_subsamplers: list[Any], folder: Path
         table = subsampler.apply(table, folder)
     if table.num_rows == 0:
         raise TableError("plan: no rows left after the table subsamplers")
+    table = table.take(pc.sort_indices(table, [(COL_SOURCE, "ascending"), (COL_INDEX, "ascending")]))
+    counts = np.bincount(table[COL_SOURCE].to_numpy(), minlength=len(sources))  # one pass, not one filter per tar
+    table = table.drop_columns([COL_SOURCE])
+    start = 0
     for i, source in enumerate(sources):
-        kept = table.filter(pc.equal(table[COL_SOURCE], i))
-        kept = kept.take(pc.sort_indices(kept, [(COL_INDEX, "ascending")])).drop_columns([COL_SOURCE])
+        kept = table.slice(start, int(counts[i]))
+        start += int(counts[i])
         yield source, (kept if kept.num_rows else None), loaded[i][1]
 
 
