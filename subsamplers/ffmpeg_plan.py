@@ -1,11 +1,12 @@
 """Compiles a chain of sample subsamplers into ONE ffmpeg invocation per source video.
 
 Each subsampler writes its wish into a ``TranscodePlan`` (clip spans, frame rate, scale/crop/pad,
-audio rate, metadata); ``transform`` then compiles the plan (``subsamplers.ffmpeg_command``) and
-runs it once. Every clip is its own input-seeked decode of just its span feeding its own outputs,
-so a resize + fps + clip chain is one process, one decode and one encode per clip, with frames
-dropped (fps) before they are scaled. When nothing needs a re-encode the streams are copied, and
-when nothing changes at all the source file passes through untouched.
+audio rate, metadata); ``transform`` compiles the plan (``subsamplers.ffmpeg_command``) and runs
+it once: one decode, frames dropped (fps, clip gaps) before they are scaled, one encode per
+output clip. Several ordered clips share one decoder and one encoder (``ffmpeg_segments``);
+otherwise each clip is an input-seeked decode of just its span. When nothing needs a re-encode
+the streams are copied, and when nothing changes at all the source file passes through.
+Analysis passes that must finish before the clips are known (keyframes, scene cuts) run before.
 """
 
 from __future__ import annotations
