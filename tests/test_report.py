@@ -97,3 +97,18 @@ def test_report_probes_local_sources_when_no_video_metadata(media: Path, tmp_pat
 def test_report_user_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli_in_process(capsys, "report", str(tmp_path / "missing"))
     assert code == 2 and err.startswith("curate: error:") and err.count("\n") == 1
+
+
+def test_histograms_plot_the_real_numbers_in_and_out(run_folder: Path) -> None:
+    """In: the sources as FFProbe saw them (96x64, 10 fps); out: probed outputs after FrameSubsampler (5 fps)."""
+    from curation.report_data import collect_report_data
+    from curation.run_state import collect
+
+    data = collect_report_data(collect(run_folder), probe_samples=10)
+    assert len(data.profiles_in) == len(data.profiles_out) == 4
+    assert {(p.width, p.height, p.fps) for p in data.profiles_in} == {(96, 64, 10.0)}
+    assert {p.fps for p in data.profiles_out} == {5.0}
+    assert sorted(p.duration for p in data.profiles_in) == pytest.approx([1.0, 1.2, 1.4, 1.6], abs=0.05)
+    assert sorted(p.duration for p in data.profiles_out) == pytest.approx([1.0, 1.2, 1.4, 1.6], abs=0.25)
+    assert data.labels == {"a": 2, "b": 1, "c": 1}  # successful samples only (v0..v3)
+    assert {(e.kind, e.count) for e in data.errors} == {("failed_to_download", 1), ("failed_to_subsample", 1)}
