@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from curation.config import Config
@@ -30,6 +31,15 @@ def run_shard_safely(shard_id: int, config: Config, attempt: int) -> ShardOutcom
         return ShardOutcome(shard_id, True, process_shard(shard_id, config, attempt), attempts=attempt)
     except Exception as exc:  # reported and retried by the distributor
         return ShardOutcome(shard_id, False, error=f"{type(exc).__name__}: {exc}", attempts=attempt)
+
+
+def absolute_paths(config: Config) -> Config:
+    """Spark executors and Slurm jobs run in their own working directory: ship folders as absolute paths."""
+    config = config.model_copy(deep=True)
+    config.output_folder = str(Path(config.output_folder).resolve())
+    if config.tmp_dir:
+        config.tmp_dir = str(Path(config.tmp_dir).resolve())
+    return config
 
 
 class Distributor(ABC):

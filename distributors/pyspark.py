@@ -16,7 +16,7 @@ from typing import Any
 from curation.config import Config
 from curation.errors import ConfigError, UserError
 from curation.plan import MANIFEST, PLAN_DIR
-from distributors.base import Distributor, OnOutcome, ShardOutcome, run_shard_safely
+from distributors.base import Distributor, OnOutcome, ShardOutcome, absolute_paths, run_shard_safely
 
 BUILDER_KEYS = {
     "master": None,
@@ -60,7 +60,7 @@ def _run_task(task: tuple[int, int], config: Config) -> ShardOutcome:
 
 class PySparkDistributor(Distributor):
     def __init__(self, config: Config) -> None:
-        super().__init__(config)
+        super().__init__(absolute_paths(config))
         self.args = dict(config.distribution.distributor_args)
         self.conf = spark_conf(self.args)
 

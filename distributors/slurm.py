@@ -24,7 +24,7 @@ from curation.errors import UserError
 from curation.fsutil import atomic_write_json, read_json
 from curation.plan import load_plan
 from curation.stats import stats_path
-from distributors.base import Distributor, OnOutcome, ShardOutcome
+from distributors.base import Distributor, OnOutcome, ShardOutcome, absolute_paths
 from distributors.slurm_script import check_args, render
 
 SLURM_DIR = "_slurm"
@@ -159,7 +159,7 @@ class SlurmDistributor(Distributor):
         """Write config, groups and script into the output folder, then sbatch it."""
         submit_dir = next_submit_dir(self.folder)
         groups = self.groups(sorted(shard_ids))
-        atomic_write_json(submit_dir / "config.json", self.config.model_dump(mode="json"))
+        atomic_write_json(submit_dir / "config.json", absolute_paths(self.config).model_dump(mode="json"))
         atomic_write_json(submit_dir / "shards.json", {"groups": groups})
         script = submit_dir / "array.sbatch"
         script.write_text(render(submit_dir.resolve(), len(groups), self.args, self.folder.resolve().name), encoding="utf-8")

@@ -59,8 +59,10 @@ def test_spark_local_session_matches_multiprocessing(engine_input: Path, referen
 
 def test_spark_standalone_cluster_matches_multiprocessing(
     engine_input: Path, reference_output: dict[str, Any], tmp_path: Path, spark_standalone: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """No active session: the distributor builds one for spark://127.0.0.1:P from distributor_args and stops it."""
+    """No active session: the distributor builds one for spark://127.0.0.1:P from distributor_args and stops it.
+    The output folder is relative: executors run elsewhere (the worker's app dir) and must still write here."""
     from pyspark.sql import SparkSession
 
     from curation.runner import run
@@ -68,8 +70,10 @@ def test_spark_standalone_cluster_matches_multiprocessing(
 
     assert SparkSession.getActiveSession() is None
     args = session_conf(spark_standalone.master_url)
-    summary = run(base_config(engine_input, tmp_path / "out", distributor="pyspark", subjob_size=2, distributor_args=args), quiet=True)
+    monkeypatch.chdir(tmp_path)
+    summary = run(base_config(engine_input, Path("out"), distributor="pyspark", subjob_size=2, distributor_args=args), quiet=True)
     assert summary.shards_done == 3
     assert output_fingerprint(tmp_path / "out") == reference_output
     assert list((spark_standalone.root / "work").glob("app-*")), "the job did not run on the standalone worker"
+    assert not list((spark_standalone.root / "work").rglob("*_stats.json")), "an executor wrote into its own cwd"
     assert SparkSession.getActiveSession() is None, "a session the distributor made must be stopped"
