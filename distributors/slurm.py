@@ -29,6 +29,7 @@ from distributors.slurm_script import check_args, render
 
 SLURM_DIR = "_slurm"
 COMMAND_TIMEOUT = 60.0
+MAX_SQUEUE_ERRORS = 30
 
 
 def _env_int(*names: str) -> int | None:
@@ -95,9 +96,9 @@ def run_share(config: Config, shard_ids: list[int], on_outcome: OnOutcome) -> li
     remove_shard_temps(folder, [plan.shard_name(s) for s in todo])
     if not todo:
         return []
-    if config.distribution.processes_count is None and _env_int("SLURM_CPUS_PER_TASK"):
+    if config.distribution.processes_count is None:  # the allocation's CPUs, not the whole node's
         config = config.model_copy(deep=True)
-        config.distribution.processes_count = _env_int("SLURM_CPUS_PER_TASK")
+        config.distribution.processes_count = _env_int("SLURM_CPUS_PER_TASK") or len(os.sched_getaffinity(0))
     return MultiprocessingDistributor(config).run(todo, on_outcome)
 
 
@@ -118,6 +119,8 @@ def slurm_command(args: list[str], timeout: float = COMMAND_TIMEOUT) -> subproce
         return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError:
         raise UserError(f"{args[0]}: not found; distributor slurm needs the Slurm client tools on PATH") from None
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, 124, "", f"{args[0]} did not answer within {timeout:.0f} s")
 
 
 def next_submit_dir(folder: Path) -> Path:
@@ -150,6 +153,7 @@ class SlurmDistributor(Distributor):
         check_args(self.args)
         self.folder = Path(config.output_folder)
         self.job_id: str | None = None
+        self.squeue_errors = 0
 
     def groups(self, shard_ids: list[int]) -> list[list[int]]:
         size = int(self.args.get("shards_per_element") or self.config.distribution.subjob_size)
@@ -172,18 +176,27 @@ class SlurmDistributor(Distributor):
         return submit_dir, groups
 
     def job_active(self) -> bool:
-        """True while any element of the array is pending or running (squeue)."""
+        """True while any element of the array is pending or running (squeue). A busy or restarting
+        slurmctld is waited out: the job keeps running, so the driver keeps watching it."""
         done = slurm_command(["squeue", "-h", "-j", str(self.job_id), "-o", "%T"])
-        if done.returncode != 0:
-            if "Invalid job id" in done.stderr:
-                return False
-            raise UserError(f"squeue -j {self.job_id} failed: {done.stderr.strip()}")
-        return bool(done.stdout.strip())
+        if done.returncode == 0:
+            self.squeue_errors = 0
+            return bool(done.stdout.strip())
+        if "Invalid job id" in done.stderr:
+            return False
+        self.squeue_errors += 1
+        if self.squeue_errors >= MAX_SQUEUE_ERRORS:
+            raise UserError(f"squeue -j {self.job_id} failed {self.squeue_errors} times in a row ({done.stderr.strip()}); "
+                            f"the job may still be running: check it with squeue, or scancel {self.job_id}")
+        return True
 
     def cancel(self, why: str) -> None:
         """scancel, then wait (bounded) until no element can still write into the output folder."""
         print(f"curate: {why}: cancelling slurm job {self.job_id} (scancel)", file=sys.stderr, flush=True)
-        slurm_command(["scancel", str(self.job_id)])
+        done = slurm_command(["scancel", str(self.job_id)])
+        if done.returncode != 0:
+            print(f"curate: scancel {self.job_id} failed: {done.stderr.strip()}; cancel it by hand", file=sys.stderr, flush=True)
+            return
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.job_active():
             time.sleep(0.5)
