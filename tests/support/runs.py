@@ -16,6 +16,7 @@ from curation import curate
 
 LABELS = ["a", "b", "c", "a"]
 _CACHE: dict[str, Path] = {}
+SUMMARIES: dict[str, Any] = {}  # output_format → the RunSummary curate() returned
 
 # FFProbe records the sources (video_metadata: "in"); FrameSubsampler makes "out" differ (5 fps).
 CHAIN = {"FFProbeSubsampler": {"args": {}}, "FrameSubsampler": {"args": {"frame_rate": 5}}}
@@ -42,8 +43,9 @@ def finished_run(media: Path, factory: pytest.TempPathFactory, output_format: st
         "distribution": {"processes_count": 2, "thread_count": 2},
         "reading": {"retries": 0},
     }
-    curate(url_list=str(write_list(root / "list.csv", rows)), output_folder=str(root / "out"),
-           output_format=output_format, save_additional_columns=["label"], config=config, quiet=True)
+    SUMMARIES[output_format] = curate(
+        url_list=str(write_list(root / "list.csv", rows)), output_folder=str(root / "out"),
+        output_format=output_format, save_additional_columns=["label"], config=config, quiet=True)
     _CACHE[output_format] = root / "out"
     return root / "out"
 
