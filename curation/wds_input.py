@@ -24,6 +24,7 @@ from typing import IO, Any
 from curation.errors import TableError
 
 CHUNK = 1 << 20
+HEADER_READ = 1 << 16
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -39,11 +40,12 @@ def _fs(url: str) -> tuple[Any, str]:
 
 
 @contextmanager
-def open_input(url: str) -> Iterator[IO[bytes]]:
-    """A seekable binary handle on a local path or an fsspec URL."""
+def open_input(url: str, block_size: int | None = None) -> Iterator[IO[bytes]]:
+    """A seekable binary handle on a local path or an fsspec URL (``block_size``: remote read size)."""
     if is_url(url):
         fs, path = _fs(url)
-        with fs.open(path, "rb") as handle:
+        options = {} if block_size is None else {"block_size": block_size}
+        with fs.open(path, "rb", **options) as handle:
             yield handle
     else:
         with open(url, "rb") as handle:
@@ -214,7 +216,7 @@ def index_tar(url: str) -> TarIndex:
     """Walk the tar headers (never the media) and record what is wrong with the archive itself."""
     size = input_size(url)
     index = TarIndex(url, size)
-    with open_input(url) as handle:
+    with open_input(url, block_size=HEADER_READ) as handle:  # remote: fetch headers, not the media between them
         try:
             archive = tarfile.open(fileobj=handle, mode="r:")  # noqa: SIM115
         except (tarfile.TarError, EOFError, OSError) as exc:

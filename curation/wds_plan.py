@@ -15,6 +15,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from curation.fsutil import temp_name
 from curation.keys import safe_key
 from curation.plan import KEY_COLUMN, PLAN_DIR, InputSource
 from curation.wds_input import (
+    HEADER_READ,
     Member,
     expand_shards,
     index_tar,
@@ -48,6 +50,7 @@ COL_WARNINGS = "__wds_warnings__"  # JSON list of what was odd but not fatal
 COL_INDEX = "__wds_index__"  # position in the input tar
 COL_SOURCE = "__wds_source__"  # which input tar (only while table subsamplers run)
 SMALL_MEMBER_LIMIT = 16 << 20
+LOAD_THREADS = 8
 _KEEPABLE_KEY = re.compile(r"[^/\\\x00-\x1f]+")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
@@ -225,7 +228,7 @@ def shard_table(url: str, media_exts: set[str], text_fields: set[str] | frozense
     sidecar = read_sidecar(url, problems)
     metas: list[dict[str, Any] | None] = []
     captions: list[str | None] = []
-    with open_input(url) as handle:
+    with open_input(url, block_size=HEADER_READ) as handle:
         for sample in samples:
             metas.append(_metadata(handle, sample, sidecar))
             captions.append(_caption(handle, sample))
@@ -288,11 +291,14 @@ def _write_ipc(table: pa.Table, path: Path) -> None:
 def _tables(sources: list[WdsSource], table_subsamplers: list[Any], folder: Path) -> Iterator[tuple[WdsSource, pa.Table | None, list[str]]]:
     """Each source's rows: as read, or what the table subsamplers kept of it (None = nothing)."""
     if not table_subsamplers:
-        for source in sources:
-            table, problems = source.table()
-            yield source, table, problems
+        for start in range(0, len(sources), LOAD_THREADS):  # a few tars at a time: remote reads overlap
+            batch = sources[start : start + LOAD_THREADS]
+            with ThreadPoolExecutor(LOAD_THREADS) as pool:
+                for source, (table, problems) in zip(batch, pool.map(lambda s: s.table(), batch), strict=True):
+                    yield source, table, problems
         return
-    loaded = [source.table() for source in sources]
+    with ThreadPoolExecutor(LOAD_THREADS) as pool:
+        loaded = list(pool.map(lambda s: s.table(), sources))
     parts = [t.append_column(COL_SOURCE, pa.array([i] * t.num_rows, pa.int64())) for i, (t, _) in enumerate(loaded)]
     table = _unify([p for p in parts if p.num_rows])
     if table.num_rows == 0:
