@@ -76,6 +76,9 @@ def run(config: Config | str | dict[str, Any] | None = "default", quiet: bool | 
     """Run (or resume) a curation job; raise ShardsFailedError if shards remain unfinished."""
     if not isinstance(config, Config):
         config = build_config(config, **overrides)
+    from distributors.slurm import detect_worker_mode
+
+    config = detect_worker_mode(config)  # srun -n N curate run ...: one share per task
     folder = Path(config.output_folder)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"output_folder: {folder} exists and is not a directory")
@@ -92,6 +95,10 @@ def _run_locked(config: Config, folder: Path, quiet: bool | None) -> RunSummary:
         # each srun task would clear the shards the others already wrote
         raise UserError("incremental_mode overwrite cannot be used with distributor slurm_worker (every task would "
                         "clear the folder); clear it once before `srun`, or use a new output folder")
+    if config.input_format == "webdataset":  # never clear (or overwrite) the shards being reprocessed
+        from curation.wds_plan import refuse_inputs_in_output
+
+        refuse_inputs_in_output(config)
     if config.incremental_mode == "overwrite":
         clear_outputs(folder)
     if config.distribution.distributor != "slurm_worker":

@@ -45,14 +45,30 @@ def task_rank(config: Config | None = None) -> tuple[int, int]:
     args = config.distribution.distributor_args if config is not None else {}
     if "rank" in args and "ntasks" in args:
         return int(args["rank"]), int(args["ntasks"])
-    procid = _env_int("SLURM_PROCID") or 0
-    ntasks = _env_int("SLURM_STEP_NUM_TASKS", "SLURM_NTASKS") or 1
+    # only an srun step has several tasks running curate; the batch script itself is one process
+    # even with --ntasks=N (it sees SLURM_NTASKS=N but no SLURM_STEP_NUM_TASKS)
+    ntasks = _env_int("SLURM_STEP_NUM_TASKS") or 1
+    procid = (_env_int("SLURM_PROCID") or 0) if ntasks > 1 else 0
     array_id = _env_int("SLURM_ARRAY_TASK_ID")
     array_count = _env_int("SLURM_ARRAY_TASK_COUNT")
     if array_id is not None and array_count:
         index = array_id - (_env_int("SLURM_ARRAY_TASK_MIN") or 0)
         return index * ntasks + procid, array_count * ntasks
     return procid, ntasks
+
+
+def detect_worker_mode(config: Config) -> Config:
+    """``srun -n N curate run ...`` without ``--distributor``: N copies of a multiprocessing run would
+    all write the same shards, so each task runs as ``slurm_worker`` instead."""
+    steps = _env_int("SLURM_STEP_NUM_TASKS") or 1
+    if config.distribution.distributor != "multiprocessing" or steps < 2:
+        return config
+    if (_env_int("SLURM_PROCID") or 0) == 0:
+        print(f"curate: {steps} srun tasks: each runs its share of the shards (distributor slurm_worker)",
+              file=sys.stderr, flush=True)
+    config = config.model_copy(deep=True)
+    config.distribution.distributor = "slurm_worker"
+    return config
 
 
 def share(shard_ids: list[int], rank: int, ntasks: int) -> list[int]:

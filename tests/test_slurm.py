@@ -85,14 +85,15 @@ def test_slurm_array_matches_multiprocessing(
 
 
 def test_srun_worker_tasks_split_the_shards(slurm: Any, engine_input: Path, reference_output: dict[str, Any], tmp_path: Path) -> None:
-    """`srun -n 2 curate run ... --distributor slurm_worker`: each shard done exactly once, by its owner."""
+    """`srun -n 2 curate run ...` (worker mode detected from the step): each shard done once, by its owner."""
     out = tmp_path / "out"
     command = ["srun", "-n", "2", "--cpus-per-task=1", sys.executable, "-m", "curation", "run",
                "--url_list", str(engine_input), "--output_folder", str(out), "--output_format", "webdataset",
-               "--number_sample_per_shard", "2", "--processes_count", "1", "--distributor", "slurm_worker", "--quiet"]
+               "--number_sample_per_shard", "2", "--processes_count", "1", "--quiet"]  # slurm_worker auto-detected
     done = subprocess.run(command, capture_output=True, text=True, timeout=180, env=slurm.env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert output_fingerprint(out) == reference_output
+    assert "2 srun tasks: each runs its share of the shards (distributor slurm_worker)" in done.stderr
     assert "slurm task 0/2: 2 of 3 pending shard(s) are mine" in done.stderr
     assert "slurm task 1/2: 1 of 3 pending shard(s) are mine" in done.stderr
     assert all(json.loads(p.read_text())["attempt"] == 1 for p in out.glob("*_stats.json"))
@@ -263,6 +264,29 @@ def test_near_time_limit_element_requeues_and_skips_its_finished_shard(
     assert "time limit near, requeueing element 0" in text and "(restart 1)" in text
     assert "shards [0] already finished, skipped" in text
     assert (out / "00000_stats.json").stat().st_mtime_ns == finished
+
+
+def test_worker_mode_detection_and_ranks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only an srun step with several tasks switches; the batch script (SLURM_NTASKS=N, no step) is one task."""
+    from curation.config import build_config
+    from distributors.slurm import detect_worker_mode, task_rank
+
+    for name in ("SLURM_STEP_NUM_TASKS", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    config = build_config({"output_folder": "out"})
+    assert detect_worker_mode(config).distribution.distributor == "multiprocessing"
+    assert task_rank(config) == (0, 1)
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "4")
+    monkeypatch.setenv("SLURM_PROCID", "3")
+    assert detect_worker_mode(config).distribution.distributor == "slurm_worker"
+    assert detect_worker_mode(build_config({"distribution": {"distributor": "pyspark"}})).distribution.distributor == "pyspark"
+    assert task_rank(config) == (3, 4)
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "6")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "5")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "3")
+    assert task_rank(config) == (7, 12)  # element 1 of 3, task 3 of 4
 
 
 def test_worker_mode_refuses_overwrite(engine_input: Path, tmp_path: Path) -> None:
