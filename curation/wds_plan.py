@@ -36,6 +36,7 @@ from curation.wds_input import (
     index_tar,
     input_exists,
     input_fingerprint,
+    is_url,
     open_input,
     read_member,
 )
@@ -73,6 +74,7 @@ def webdataset_sources(config: Config) -> list[InputSource]:
     """``input_format: webdataset``: one source per tar, named like the output shard it becomes."""
     assert config.url_list is not None
     urls = expand_shards(config.url_list)
+    _refuse_inside_output(urls, Path(config.output_folder))
     media_exts = set(config.encode_formats.values())
     text_fields = {"clips", config.clip_col} - {None}
     seen: dict[str, str] = {}
@@ -89,6 +91,21 @@ def webdataset_sources(config: Config) -> list[InputSource]:
         sources.append(WdsSource(url, input_fingerprint(url), lambda load=load: iter(load()[0].to_batches()),
                                  keyed=True, shard_name=name, table=load))
     return sources
+
+
+def refuse_inputs_in_output(config: Config) -> None:
+    """Checked before ``overwrite`` clears the output folder: the input shards must not be in it."""
+    assert config.url_list is not None
+    _refuse_inside_output(expand_shards(config.url_list), Path(config.output_folder))
+
+
+def _refuse_inside_output(urls: list[str], output: Path) -> None:
+    """Shards inside the output folder would be overwritten (or skipped as done, or cleared)."""
+    out = output.expanduser().resolve()
+    for url in urls:
+        local = url[len("file://"):] if url.startswith("file://") else None if is_url(url) else url
+        if local is not None and out in Path(local).expanduser().resolve().parents:
+            raise TableError(f"url_list: input shard {url} is inside output_folder {output}; write to a new folder")
 
 
 # -- one tar → one table -----------------------------------------------------------------------

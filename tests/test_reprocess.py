@@ -134,3 +134,17 @@ def test_audio_member_per_encode_formats_and_untouched_members_copied(tmp_path: 
     assert streams(tmp_path / "o.m4a", "audio")[0]["sample_rate"] == "16000"
     assert sample_json(samples["s2"])["error_message"] == "no m4a member in the input sample"
     assert sorted(k for k in samples["s2"] if not k.startswith("__")) == ["json"]
+
+
+def test_input_shards_inside_the_output_folder_are_refused(curated: Path) -> None:
+    from curation.errors import TableError
+
+    for url in (f"{curated}/{{00000..00001}}.tar", f"file://{curated}/*.tar"):
+        config = build_config(None, url_list=url, input_format="webdataset", output_folder=str(curated), output_format="webdataset")
+        with pytest.raises(TableError, match="inside output_folder"):
+            make_plan(config)
+    before = sorted(p.name for p in curated.iterdir())
+    with pytest.raises(TableError, match="inside output_folder"):  # checked before overwrite clears anything
+        curate(url_list=f"{curated}/*.tar", input_format="webdataset", output_folder=str(curated), output_format="webdataset",
+               incremental_mode="overwrite", quiet=True)
+    assert sorted(p.name for p in curated.iterdir()) == before
