@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -123,20 +125,26 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     entries = inspect_shard(args.shard)
     if args.probe:
         probe_durations(args.shard, entries)
-    if args.json:
+    try:
+        for line in inspect_lines(entries, args.json):
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `curate inspect big.tar | head`: the reader has all it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def inspect_lines(entries: list[Any], as_json: bool) -> Iterator[str]:
+    if as_json:
         for entry in entries:
-            print(json.dumps(entry.to_dict(), default=str))
-        return 0
+            yield json.dumps(entry.to_dict(), default=str)
+        return
     width = max([len("key")] + [len(e.key) for e in entries])
-    print(f"{'key':<{width}}  {'status':<19}  {'duration':>8}  {'bytes':>9}  members")
+    yield f"{'key':<{width}}  {'status':<19}  {'duration':>8}  {'bytes':>9}  members"
     for e in entries:
         duration = f"{e.duration:.2f}s" if e.duration is not None else "-"
         members = ", ".join(f"{ext} {human_bytes(size)}" for ext, size in e.members.items()) or "-"
         line = f"{e.key:<{width}}  {e.status:<19}  {duration:>8}  {human_bytes(e.size):>9}  {members}"
-        if e.error:
-            line += f"  [{e.error}]"
-        print(line)
+        yield line + (f"  [{e.error}]" if e.error else "")
     ok = sum(e.status == "success" for e in entries)
-    total = sum(e.size for e in entries)
-    print(f"{len(entries)} samples, {ok} success, {len(entries) - ok} other, {human_bytes(total)}", file=sys.stdout)
-    return 0
+    yield f"{len(entries)} samples, {ok} success, {len(entries) - ok} other, {human_bytes(sum(e.size for e in entries))}"
