@@ -9,7 +9,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 
@@ -99,7 +99,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from curation.run_state import collect, overview
 
     ov = overview(collect(args.output_folder))
-    print(json.dumps(ov, indent=2) if args.json else format_stats(ov))
+    emit([json.dumps(ov, indent=2) if args.json else format_stats(ov)])
     return 0
 
 
@@ -125,13 +125,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     entries = inspect_shard(args.shard)
     if args.probe:
         probe_durations(args.shard, entries)
+    emit(inspect_lines(entries, args.json))
+    return 0
+
+
+def emit(lines: Iterable[str]) -> None:
+    """Print lines; a reader that stops early (``| head``) ends the output quietly."""
     try:
-        for line in inspect_lines(entries, args.json):
+        for line in lines:
             print(line)
         sys.stdout.flush()
-    except BrokenPipeError:  # `curate inspect big.tar | head`: the reader has all it wants
+    except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
 
 
 def inspect_lines(entries: list[Any], as_json: bool) -> Iterator[str]:
