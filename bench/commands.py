@@ -14,10 +14,20 @@ import yaml
 
 VIDEO_FILTER = "scale=-2:224,fps=fps=8"
 
-RESIZE_SUBSAMPLING: dict[str, Any] = {
-    "ResolutionSubsampler": {"args": {"video_size": 224, "resize_mode": "scale"}},
-    "FrameSubsampler": {"args": {"frame_rate": 8}},
-}
+
+def resize_subsampling(height: int, fps: int) -> dict[str, Any]:
+    """Resolution + frame-rate chain; the reprocessing section also uses a smaller variant."""
+    return {
+        "ResolutionSubsampler": {"args": {"video_size": height, "resize_mode": "scale"}},
+        "FrameSubsampler": {"args": {"frame_rate": fps}},
+    }
+
+
+def video_filter(height: int, fps: int) -> str:
+    return f"scale=-2:{height},fps=fps={fps}"
+
+
+RESIZE_SUBSAMPLING: dict[str, Any] = resize_subsampling(224, 8)
 CLIP_SUBSAMPLING: dict[str, Any] = {
     "ClippingSubsampler": {"args": {"min_length": 1.0, "max_length": 10.0, "precision": "keyframe_adjusted"}},
     "FFProbeSubsampler": {"args": {"extract_keyframes": True}},
@@ -84,12 +94,12 @@ def v2d_command(
     return cmd + (extra or [])
 
 
-def ffmpeg_resize(src: Path, out: Path) -> list[str]:
+def ffmpeg_resize(src: Path, out: Path, vf: str = VIDEO_FILTER) -> list[str]:
     """The documented bare one-pass baseline for job A."""
     return [
         "ffmpeg", "-y", "-nostdin", "-hide_banner", "-loglevel", "error",
         "-i", str(src),
-        "-filter_complex", f"[0]{VIDEO_FILTER}[s0]",
+        "-filter_complex", f"[0]{vf}[s0]",
         "-map", "[s0]", "-reset_timestamps", "1",
         str(out),
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import shutil
 import subprocess
@@ -37,6 +39,25 @@ def stats_errors(folder: Path, limit: int = 5) -> list[str]:
                     counts[message] = counts.get(message, 0) + n
     ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:limit]
     return [f"{n}x {message[:200]}" for message, n in ranked]
+
+
+def _video_digests(folder: Path) -> dict[str, str]:
+    """member key → sha256 of its video bytes, over every shard of ``folder``."""
+    digests = {}
+    for shard in sorted(folder.glob("*.tar")):
+        with tarfile.open(shard) as tar:
+            for member in tar:
+                key, ext = _member_key(member.name)
+                source = tar.extractfile(member) if member.isfile() and ext in MEDIA_EXTS else None
+                if source is not None:
+                    digests[key] = hashlib.sha256(source.read()).hexdigest()
+    return digests
+
+
+def identical_videos(before: Path, after: Path) -> int:
+    """How many videos in ``after``'s shards are byte-identical to the same key in ``before``'s."""
+    old = _video_digests(before)
+    return sum(1 for key, digest in _video_digests(after).items() if old.get(key) == digest)
 
 
 def extract_videos(folder: Path, dest: Path) -> list[Path]:
@@ -80,19 +101,21 @@ class MediaSummary:
     rates: Counter[str] = field(default_factory=Counter)
     with_audio: int = 0
     unreadable: int = 0
+    late_start: int = 0  # video stream starting after 0.05 s: a timestamp reset gone wrong
 
     def describe(self) -> str:
         heights = ",".join(f"{h}p" for h, _ in self.heights.most_common(3))
         rates = ",".join(f"{r}fps" for r, _ in self.rates.most_common(3))
         extra = f", {self.with_audio} with audio" if self.with_audio else ""
         extra += f", {self.unreadable} unreadable" if self.unreadable else ""
+        extra += f", {self.late_start} start after 0.05 s" if self.late_start else ""
         return f"{heights} {rates}{extra}".strip()
 
 
 def _probe(path: Path, timeout: float = 60.0) -> dict | None:
     done = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries",
-         "stream=codec_type,height,avg_frame_rate:format=duration", "-of", "json", str(path)],
+         "stream=codec_type,height,avg_frame_rate,start_time:format=duration", "-of", "json", str(path)],
         capture_output=True, text=True, timeout=timeout,
     )
     if done.returncode != 0:
@@ -121,6 +144,8 @@ def summarize(paths: list[Path]) -> MediaSummary:
                 except (ValueError, ZeroDivisionError):
                     rate = Fraction(0)
                 summary.rates[f"{float(rate):g}"] += 1
+                with contextlib.suppress(ValueError):
+                    summary.late_start += float(stream.get("start_time", 0.0)) > 0.05
             elif stream.get("codec_type") == "audio":
                 summary.with_audio += 1
     return summary

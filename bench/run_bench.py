@@ -37,7 +37,8 @@ LOGS = WORK / "logs"
 OUT = WORK / "out"
 V2D_VENV = BENCH / ".v2d-venv"
 SECTIONS = ("resize", "clip", "plan", "reprocess")
-JOB_A, JOB_B, JOB_PLAN, JOB_R = "A resize+fps", "B clip+resize+fps", "plan", "R reprocess"
+JOB_A, JOB_B, JOB_PLAN = "A resize+fps", "B clip+resize+fps", "plan"
+JOB_R, JOB_R2 = "R reprocess 224p8", "R2 reprocess 160p4"
 
 
 @dataclass
@@ -146,11 +147,12 @@ def describe_outputs(row: Row, summary: outputs.MediaSummary) -> None:
     row.summary = summary
 
 
-def compare_counts(ctx: Context, job: str, expected: dict[str, int], what: str) -> None:
+def compare_counts(ctx: Context, job: str, expected: dict[str, int], what: str,
+                   height: int = 224, fps: int = 8) -> None:
     """Print and record outputs that differ from what each tool should produce.
 
-    Checks the count per tool, that every output is 224 px high at 8 fps, and the total output
-    duration of curate against bare ffmpeg's.
+    Checks the count per tool, that every output is ``height`` px high at ``fps``, and the total
+    output duration of curate against bare ffmpeg's.
     """
     print(f"  check: expected {what}: " + ", ".join(f"{t} {n}" for t, n in expected.items()))
     rows = {r.tool: r for r in ctx.rows if r.job == job}
@@ -161,10 +163,12 @@ def compare_counts(ctx: Context, job: str, expected: dict[str, int], what: str) 
             problems.append(f"{row.outputs} {what}, expected {want}")
         summary = row.summary
         if summary is not None and summary.count:
-            if set(summary.heights) != {224}:
-                problems.append(f"heights {dict(summary.heights)}, expected all 224")
-            if set(summary.rates) != {"8"}:
-                problems.append(f"frame rates {dict(summary.rates)}, expected all 8")
+            if set(summary.heights) != {height}:
+                problems.append(f"heights {dict(summary.heights)}, expected all {height}")
+            if set(summary.rates) != {str(fps)}:
+                problems.append(f"frame rates {dict(summary.rates)}, expected all {fps} (ffprobe avg_frame_rate)")
+            if summary.late_start:
+                problems.append(f"{summary.late_start} outputs whose video starts after 0.05 s")
             if summary.unreadable:
                 problems.append(f"{summary.unreadable} outputs unreadable by ffprobe")
         for problem in problems:
@@ -278,25 +282,37 @@ def prepare_reprocess_input(ctx: Context, csv_path: Path) -> None:
 
 
 def job_reprocess(ctx: Context) -> None:
-    """Re-run job A's transform over job A's own shards, without downloading again."""
-    print(f"\n== {JOB_R}: job A's curate shards as input", flush=True)
+    """Re-process job A's own shards without downloading again, with two transforms.
+
+    R: job A's transform again (224 px, 8 fps). The input already conforms, so a tool may pass it
+    through; the row notes how many outputs are byte-identical to their inputs.
+    R2: 160 px, 4 fps, which forces a real decode + encode of every sample.
+    """
     source = OUT / "A_curate"
     pattern = brace_pattern(source)
     if pattern is None:
-        print("reprocess: not available (no numbered shards from job A's curate run)")
+        print(f"\n== {JOB_R}\nreprocess: not available (no numbered shards from job A's curate run)")
         ctx.problems.append(f"{JOB_R}: not available, job A's curate output has no numbered .tar shards")
         return
     extracted = outputs.extract_videos(source, fresh(WORK / "reprocess_in"))
     video_s = sum(outputs.probe_duration(p) for p in extracted)
-    config = WORK / "configs" / "bench_resize.yaml"
-    out = fresh(OUT / "R_curate")
-    cmd = commands.curate_command(pattern, out, config, "webdataset")
-    run_tool_into_tars(ctx, JOB_R, "curate", cmd, out, video_s)
-    out = fresh(OUT / "R_ffmpeg")
-    jobs = [commands.ffmpeg_resize(p, out / f"{p.stem}.mp4") for p in extracted]
-    run_ffmpeg_pool(ctx, JOB_R, jobs, out, video_s)
-    n = len(extracted)
-    compare_counts(ctx, JOB_R, {"curate": n, "ffmpeg": n}, "samples")
+    for job, name, height, fps in ((JOB_R, "R", 224, 8), (JOB_R2, "R2", 160, 4)):
+        print(f"\n== {job}: {len(extracted)} samples from job A's curate shards", flush=True)
+        config = commands.write_yaml(WORK / "configs" / f"bench_reprocess_{height}p{fps}.yaml",
+                                     commands.curate_config(commands.resize_subsampling(height, fps)))
+        out = fresh(OUT / f"{name}_curate")
+        cmd = commands.curate_command(pattern, out, config, "webdataset")
+        row = run_tool_into_tars(ctx, job, "curate", cmd, out, video_s)
+        same = outputs.identical_videos(source, out)
+        if same:
+            row.note = f"{row.note}; {same} outputs byte-identical to input (passed through)"
+            print(f"  curate passed {same} samples through unchanged", flush=True)
+        out = fresh(OUT / f"{name}_ffmpeg")
+        vf = commands.video_filter(height, fps)
+        jobs = [commands.ffmpeg_resize(p, out / f"{p.stem}.mp4", vf) for p in extracted]
+        run_ffmpeg_pool(ctx, job, jobs, out, video_s)
+        n = len(extracted)
+        compare_counts(ctx, job, {"curate": n, "ffmpeg": n}, "samples", height, fps)
 
 
 # --- planning --------------------------------------------------------------------------------
