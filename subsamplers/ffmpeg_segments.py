@@ -154,6 +154,9 @@ def segment_job(plan: TranscodePlan, members: list[tuple[str, str]]) -> Job:
             parts.append(video)
             opts.update(video_options(plan))
             opts["fps_mode"] = "passthrough"  # never fill the dropped stretches with copies
+            # no B-frames here: their decode delay puts each keyframe's dts before its pts (by
+            # seconds across a dropped gap), and the muxer would then cut the audio that early
+            opts["bf"] = 0
             # at most one forced keyframe per boundary, even if a frame passes two of them
             opts["force_key_frames"] = "expr:" + "+".join(f"gte(t,{t:.6f})*(isnan(prev_forced_t)+lt(prev_forced_t,{t:.6f}))" for t in times) if times else cuts
         if plan.probe.has_audio:

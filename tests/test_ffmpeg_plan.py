@@ -260,3 +260,20 @@ def test_shared_encoder_cuts_are_frame_exact(sources, tmp_path) -> None:
         assert len(frames) == round((end - start) * 25)
         assert closest_frame(frames[0], source) == round(start * 25)
         assert closest_frame(frames[-1], source) == round(end * 25) - 1
+
+
+def test_shared_encoder_with_default_codec_settings_keeps_audio_and_rate(tmp_path) -> None:
+    # x264's defaults (B-frames) and long gaps: the mp4's audio and frame rate stay with each clip
+    source = make_video(tmp_path / "long.mp4", duration=8.0, size="320x240", fps=30, gop=60)
+    spans = [[0.75, 3.0], [4.0, 5.0], [7.0, 8.0]]
+    sub = {"ClippingSubsampler": {"args": {"precision": "exact"}}, "FrameSubsampler": {"args": {"frame_rate": 8}},
+           "ResolutionSubsampler": {"args": {"height": 120}}}
+    outs = run_chain(source, sub, tmp_path / "o", clips=spans, encoding={})
+    assert [o.metadata["clips"] for o in outs] == [[s] for s in spans]
+    for out, (start, end) in zip(outs, spans, strict=True):
+        [video] = streams(out.media["mp4"], "video")
+        [audio] = streams(out.media["mp4"], "audio")
+        assert rate(video) == pytest.approx(8.0)
+        assert int(video["nb_read_frames"]) == round((end - start) * 8)
+        assert float(audio["start_time"]) == pytest.approx(0.0, abs=0.03)
+        assert float(audio["duration"]) == pytest.approx(end - start, abs=0.07)
