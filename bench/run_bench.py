@@ -470,8 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     needs_media = bool(run & {"resize", "clip", "reprocess"})
     if needs_media:
         ctx.paths = ensure_media(specs, MEDIA)
-        header.append(f"videos: {len(specs)} ({sum(s.duration for s in specs):.0f} s), "
-                      f"clip job on the first {args.clip_videos}")
+        header.append(f"videos: {len(specs)} ({sum(s.duration for s in specs):.0f} s)"
+                      + (f", clip job on the first {args.clip_videos}" if "clip" in run else ""))
     if not args.skip_v2d and run & {"resize", "clip"}:
         import v2d
 
