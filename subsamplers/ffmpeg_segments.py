@@ -148,6 +148,9 @@ def segment_job(plan: TranscodePlan, members: list[tuple[str, str]]) -> Job:
         opts: dict[str, Any] = {
             "f": "segment", "segment_format": _SEGMENT_FORMATS[ext], "reset_timestamps": 1,
             "segment_format_options": "movflags=+faststart", "segment_times": cuts,
+            # the mp4 inside handles the AAC priming with an edit list; shifting every stream
+            # instead would start the first clip's video late
+            "avoid_negative_ts": "disabled",
         }
         parts = []
         if kind == "av":

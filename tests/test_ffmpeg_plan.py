@@ -276,4 +276,5 @@ def test_shared_encoder_with_default_codec_settings_keeps_audio_and_rate(tmp_pat
         assert rate(video) == pytest.approx(8.0)
         assert int(video["nb_read_frames"]) == round((end - start) * 8)
         assert float(audio["start_time"]) == pytest.approx(0.0, abs=0.03)
+        assert float(video["start_time"]) == pytest.approx(0.0, abs=0.005)
         assert float(audio["duration"]) == pytest.approx(end - start, abs=0.07)
