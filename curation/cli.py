@@ -8,6 +8,7 @@ lines run unchanged. User errors print one line and exit 2; ``--verbose`` shows 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -161,7 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("curate: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # children are already ended and the lock released; skip interpreter shutdown, which can
+        # wait on multiprocessing helper threads of a pool whose workers were killed
+        os._exit(130)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def stop_cleanly() -> Iterator[None]:
         installed = True
     try:
         yield
-    except BaseException:
+    except KeyboardInterrupt:  # only an interruption ends children: a user's Spark JVM survives a failed run
         kill_children()
         raise
     finally:

@@ -7,6 +7,7 @@ in flight are run again in a fresh pool.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -28,6 +29,18 @@ def _init() -> None:
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C means
     signal.signal(signal.SIGTERM, _end_worker)
+
+
+def _abandon(executor: ProcessPoolExecutor) -> None:
+    """Shut down without waiting: with the workers gone, the call queue's feeder thread would
+    otherwise block interpreter exit forever on a pipe nobody reads."""
+    call_queue = getattr(executor, "_call_queue", None)
+    if call_queue is not None:
+        call_queue.cancel_join_thread()
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.kill()  # already asked to terminate; whatever lingers must not block the manager thread
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 class MultiprocessingDistributor(Distributor):
@@ -77,7 +90,7 @@ class MultiprocessingDistributor(Distributor):
                         retry.append(shard)
         except BaseException:
             kill_children()  # workers end their own children on SIGTERM
-            executor.shutdown(wait=False, cancel_futures=True)
+            _abandon(executor)
             raise
         executor.shutdown(wait=True)
         return sorted(retry)
