@@ -7,6 +7,7 @@ metadata per sample (for the parquet format that file also holds the media).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -125,7 +126,8 @@ class TarShardWriter(ShardWriter):
         return [(self.tmp, self.final)]
 
     def abort(self) -> None:
-        self.tar.close()
+        with contextlib.suppress(OSError):  # e.g. the disk is full: closing flushes and fails again
+            self.tar.close()
         super().abort()
 
 
@@ -216,7 +218,8 @@ class ParquetShardWriter(ShardWriter):
         return [(tmp, self.final)]
 
     def abort(self) -> None:
-        self.writer.close()
+        with contextlib.suppress(OSError):
+            self.writer.close()
         super().abort()
 
 
