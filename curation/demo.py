@@ -27,7 +27,7 @@ def make_sample_videos(folder: Path) -> list[Path]:
             duration = 3 + index % 3
             subprocess.run(
                 ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-                 "-f", "lavfi", "-i", f"{source}=d={duration}:s=640x360:r=30",
+                 "-f", "lavfi", "-t", str(duration), "-i", f"{source}=s=640x360:r=30",
                  "-f", "lavfi", "-i", f"sine=f={220 * (index + 1)}:d={duration}",
                  "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
                  "-movflags", "+faststart", str(path)],
