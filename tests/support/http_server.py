@@ -65,6 +65,15 @@ class FaultServer:
         h.end_headers()
         h.wfile.write(body)
 
+    def _start_body(self, h: BaseHTTPRequestHandler, name: str) -> bytes:
+        """Send 200 headers for a served file and return its bytes (the fault decides how to send them)."""
+        body = (self.root / name).read_bytes()
+        h.send_response(200)
+        h.send_header("Content-Type", "video/mp4")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        return body
+
     @staticmethod
     def _status(h: BaseHTTPRequestHandler, code: int) -> None:
         h.send_response(code)
@@ -89,22 +98,14 @@ class FaultServer:
             else:
                 self._send_file(h, rest)
         elif kind == "slow":
-            body = (self.root / rest).read_bytes()
-            h.send_response(200)
-            h.send_header("Content-Type", "video/mp4")
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
+            body = self._start_body(h, rest)
             with contextlib.suppress(OSError):
                 for i in range(0, len(body), 64):
                     h.wfile.write(body[i : i + 64])
                     h.wfile.flush()
                     time.sleep(1.0)
         elif kind == "reset":
-            body = (self.root / rest).read_bytes()
-            h.send_response(200)
-            h.send_header("Content-Type", "video/mp4")
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
+            body = self._start_body(h, rest)
             h.wfile.write(body[: len(body) // 2])
             h.wfile.flush()
             # an abortive close (RST): linger 0, and close every file object that keeps the fd open
