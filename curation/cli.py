@@ -59,6 +59,8 @@ RUN_FLAGS: list[tuple[str, Callable[[str], Any], str]] = [
     ("config", str, "built-in config name or YAML path"),
     ("media_dir", text_or_none, "folder of media for dataset layouts (kinetics, ssv2)"),
     ("seed", int, "seed for sampling"),
+    ("metadata_only", literal, "write only <key>.json (+ .npy) per source sample, no media"),
+    ("filters", literal, "keep conditions on each json, e.g. 'motion.mean >= 0.5' or '[\"a > 1\", \"b == 2\"]'"),
     ("processes_count", int, "shortcut for distribution.processes_count"),
     ("thread_count", int, "shortcut for distribution.thread_count"),
     ("number_sample_per_shard", int, "shortcut for storage.number_sample_per_shard"),
@@ -116,6 +118,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{totals['successes']} ok, {totals['failed_to_download']} failed to download, "
         f"{totals['failed_to_subsample']} failed to subsample, {totals['outputs_written']} written → {summary.output_folder}"
     )
+    if totals.get("filtered"):
+        drops = ", ".join(f"{text}: {count}" for text, count in totals.get("filter_drops") or [])
+        print(f"filtered: {totals['filtered']} outputs dropped by filters (failed {drops})")
     for message, count in totals.get("input_problems") or []:  # reprocessed shards that were damaged or odd
         print(f"curate: warning: input shards: {message} ({count}×; see input_problems in the _stats.json files)", file=sys.stderr)
     return 0

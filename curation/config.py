@@ -104,6 +104,8 @@ class Config(_Section):
     media_dir: str | None = None
     seed: int = 0
     subsampling: dict[str, Any] = Field(default_factory=dict)
+    metadata_only: bool = Field(False, description="write <key>.json (+ analysis members) per source sample, no media")
+    filters: list[str] = Field(default_factory=list, description="keep conditions on each json, e.g. 'motion.mean >= 0.5'")
     reading: ReadingConfig = Field(default_factory=ReadingConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     distribution: DistributionConfig = Field(default_factory=DistributionConfig)
@@ -135,12 +137,31 @@ class Config(_Section):
     def _none_is_empty(cls, value: Any) -> Any:
         return {} if value is None else value
 
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _one_filter_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else [] if value is None else value
+
     @model_validator(mode="after")
     def _subsamplers_known(self) -> Config:
+        from curation.filters import parse_filters
+        from curation.metadata_only import check_metadata_only
         from subsamplers import validate_subsampling
 
         validate_subsampling(self.subsampling)
+        parse_filters(self.filters)
+        check_metadata_only(self)
         return self
+
+    @property
+    def writes_media(self) -> bool:
+        """False for a metadata-only pass (``metadata_only: true`` or ``encode_formats: {}``)."""
+        return not self.metadata_only and bool(self.encode_formats)
+
+    @property
+    def source_formats(self) -> dict[str, str]:
+        """The media members to read: ``encode_formats``, or mp4 video for ``encode_formats: {}``."""
+        return self.encode_formats or {"video": "mp4"}
 
 
 def _builtin_names() -> list[str]:

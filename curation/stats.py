@@ -31,6 +31,7 @@ class ShardStats:
     failed_to_download: int = 0
     failed_to_subsample: int = 0
     outputs_written: int = 0
+    filtered: int = 0  # outputs of successful samples dropped by ``filters`` (not written)
     bytes_downloaded: int = 0
     bytes_written: int = 0
     video_seconds_in: float = 0.0
@@ -41,6 +42,7 @@ class ShardStats:
     attempt: int = 1
     status_dict: Counter[str] = field(default_factory=Counter)  # "success" or the error message → count
     input_problems: Counter[str] = field(default_factory=Counter)  # webdataset input: broken tar, odd samples → count
+    filter_drops: Counter[str] = field(default_factory=Counter)  # the first failing filter → outputs it dropped
 
     def record(self, status: str, error: str | None) -> None:
         self.count += 1
@@ -60,6 +62,7 @@ class ShardStats:
         data = asdict(self)
         data["status_dict"] = dict(self.status_dict)
         data["input_problems"] = dict(self.input_problems)
+        data["filter_drops"] = dict(self.filter_drops)
         return data
 
     def write(self, folder: Path) -> None:
@@ -73,7 +76,7 @@ def read_all_stats(folder: Path) -> list[dict[str, Any]]:
 def summarize(stats: list[dict[str, Any]]) -> dict[str, Any]:
     """Totals over shards (the numbers `curate stats` and the run summary show)."""
     total: dict[str, Any] = {"shards": len(stats)}
-    for key in ("count", "successes", "failed_to_download", "failed_to_subsample", "outputs_written",
+    for key in ("count", "successes", "failed_to_download", "failed_to_subsample", "outputs_written", "filtered",
                 "bytes_downloaded", "bytes_written", "video_seconds_in", "video_seconds_out"):
         total[key] = sum(s.get(key, 0) for s in stats)
     errors: Counter[str] = Counter()
@@ -84,6 +87,10 @@ def summarize(stats: list[dict[str, Any]]) -> dict[str, Any]:
     for s in stats:
         problems.update(s.get("input_problems") or {})
     total["input_problems"] = problems.most_common(10)  # webdataset input: truncated tars, split samples ...
+    drops: Counter[str] = Counter()
+    for s in stats:
+        drops.update(s.get("filter_drops") or {})
+    total["filter_drops"] = drops.most_common(10)  # filters: condition → outputs it dropped
     total["shard_seconds"] = sum(s.get("duration", 0.0) for s in stats)
     starts = [s["start_time"] for s in stats if s.get("start_time")]
     ends = [s["end_time"] for s in stats if s.get("end_time")]

@@ -75,7 +75,7 @@ def webdataset_sources(config: Config) -> list[InputSource]:
     assert config.url_list is not None
     urls = expand_shards(config.url_list)
     _refuse_inside_output(urls, Path(config.output_folder))
-    media_exts = set(config.encode_formats.values())
+    media_exts = set(config.source_formats.values())
     text_fields = {"clips", config.clip_col} - {None}
     seen: dict[str, str] = {}
     sources: list[InputSource] = []

@@ -44,7 +44,8 @@ class WdsShard:
     def __init__(self, config: Config, manifest: dict[str, Any], shard_id: int) -> None:
         self.config = config
         self.problems = shard_problems(manifest, shard_id)
-        self.media_exts = [config.encode_formats[m] for m in MODALITY_ORDER if m in config.encode_formats]
+        formats = config.source_formats
+        self.media_exts = [formats[m] for m in MODALITY_ORDER if m in formats]
 
     def input_problems(self, rows: list[dict[str, Any]]) -> Counter[str]:
         """The tar's own problems and every sample warning, message → count (for the stats file)."""
@@ -110,7 +111,7 @@ class WdsShard:
         try:
             copy_member(tar, offset, size, dest, timeout)
             for n, (ext, (extra_offset, extra_size)) in enumerate(sorted(members.items())):
-                if ext in (main, "json") or not _SAFE_EXT.fullmatch(ext):
+                if ext in (main, "json") or not _SAFE_EXT.fullmatch(ext) or not self.config.writes_media:
                     continue
                 extras[ext] = work_dir / f"extra-{n}"
                 copy_member(tar, extra_offset, extra_size, extras[ext], timeout)

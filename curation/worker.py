@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from curation.config import Config
+from curation.filters import Filters
 from curation.fsutil import read_json
+from curation.metadata_only import metadata_transform
 from curation.plan import DATASET_FORMATS, KEY_COLUMN, load_plan
 from curation.previous import PreviousShard
 from curation.probe import ProbeError, ProbeInfo, probe
@@ -76,6 +78,7 @@ class ShardProcessor:
         self.tmp_root = base_tmp / f"{self.name}-{os.getpid()}-{threading.get_ident()}"
         self.transcode_slots = threading.Semaphore(config.distribution.ffmpeg_concurrency)
         self.saved_columns = self._saved_columns()
+        self.filters = Filters(config.filters)  # keep conditions on each output's json
         self.wds = _webdataset_input(config, self.plan.manifest, shard_id)  # reprocessing existing shards
 
     def _saved_columns(self) -> list[str]:
@@ -157,8 +160,8 @@ class ShardProcessor:
             sample = SampleInput(key=key, path=fetched.path, probe=info, metadata=self.base_meta(row),
                                  clips=row.get(self.config.clip_col) if self.config.clip_col else None, tmp_dir=work_dir)
             with self.transcode_slots:
-                outputs = transform(sample, self.chain, self.config)
-            if self.wds is not None:
+                outputs = (transform if self.config.writes_media else metadata_transform)(sample, self.chain, self.config)
+            if self.wds is not None and self.config.writes_media:
                 outputs = self.wds.complete(outputs, row, fetched)
         except (ProbeError, SubsamplerError) as exc:
             return SampleResult(FAILED_TO_SUBSAMPLE, str(exc), bytes_in=fetched.size, work_dir=work_dir)
@@ -175,7 +178,7 @@ class ShardProcessor:
         caption = row.get(self.config.caption_col) if self.config.caption_col else None
         if self.wds is not None:
             caption = self.wds.caption(row)
-        caption = None if caption is None else str(caption)
+        caption = None if caption is None or not self.config.writes_media else str(caption)
         base = self.base_meta(row)
         stats.record(result.status, None if result.status == SUCCESS else result.error)
         stats.bytes_downloaded += result.bytes_in
@@ -192,6 +195,11 @@ class ShardProcessor:
         for record in result.records:
             meta = dict(base, status=SUCCESS, error_message=None)
             meta.update(record.meta)
+            dropped = self.filters.reason(meta) if self.filters else None
+            if dropped is not None:
+                stats.filtered += 1
+                stats.filter_drops[dropped] += 1
+                continue
             writer.write(SampleRecord(key=record.key, meta=meta, media=record.media, caption=caption))
             stats.outputs_written += 1
 

@@ -1,4 +1,4 @@
-"""CutDetectionSubsampler: scene cuts into the json (video2dataset's ``cuts``), optionally as the clips.
+"""CutDetectionSubsampler: scene cuts into the json (video2dataset's ``cuts``, plus ``cut_times`` in seconds), optionally as the clips.
 
 Detection is a separate decode-only pass (it must finish before the clips are known); the
 transcode that follows is still one ffmpeg invocation.
@@ -53,6 +53,7 @@ class CutDetectionSubsampler(SampleSubsampler):
         total = max(1, int(round(duration * fps)))
         scenes = scenes_from_cuts([int(round(t * fps)) for t in times], total, args.min_scene_len)
         cuts: dict[str, Any] = {"original_fps": fps, "cuts_original_fps": _pick(scenes, args.cut_detection_mode)}
+        cuts["cut_times"] = [round(start / fps, 6) for start, _ in scenes[1:]]  # seconds: where each new scene starts
         for rate in args.framerates or []:
             scaled = [[int(round(s / fps * rate)), int(round(e / fps * rate))] for s, e in scenes]
             cuts[f"cuts_{rate:g}"] = _pick(scaled, args.cut_detection_mode)

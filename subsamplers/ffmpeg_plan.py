@@ -11,6 +11,7 @@ Analysis passes that must finish before the clips are known (keyframes, scene cu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ class TranscodePlan:
     audio_rate: int | None = None
     audio_channels: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)  # merged into every output's json
+    # called on each finished output: per-clip metadata and members of analysis passes (optical flow)
+    finishers: list[Callable[[SampleOutput], None]] = field(default_factory=list)
 
     @property
     def probe(self) -> Any:
@@ -166,6 +169,14 @@ def transform(sample: SampleInput, chain: list[SampleSubsampler], config: Config
         if failed:
             metadata["clips_failed"] = failed  # clips whose span had no decodable frame
         outputs.append(SampleOutput(key=out.key, media=dict(out.media), metadata=metadata))
+    return finish_outputs(plan, outputs)
+
+
+def finish_outputs(plan: TranscodePlan, outputs: list[SampleOutput]) -> list[SampleOutput]:
+    """Let analysis subsamplers add each output's own metadata (its span) and members."""
+    for finisher in plan.finishers:
+        for output in outputs:
+            finisher(output)
     return outputs
 
 
@@ -174,4 +185,4 @@ def _nonempty(path: Path) -> bool:
     return path.is_file() and path.stat().st_size > 0
 
 
-__all__ = ["TranscodePlan", "VideoFilter", "build_plan", "media_extension", "transform"]
+__all__ = ["TranscodePlan", "VideoFilter", "build_plan", "finish_outputs", "media_extension", "transform"]
