@@ -7,7 +7,10 @@ shell and never become command-line options.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +66,13 @@ def classify(url: str, reading: ReadingConfig) -> str:
 
 
 def fetch(url: str, dest_dir: Path, reading: ReadingConfig, section: tuple[float, float] | None = None) -> Fetched:
-    """Fetch with retries for transient errors; ``section`` asks yt-dlp for a time window only."""
+    """Fetch with retries for transient errors.
+
+    ``section`` (start, end) asks yt-dlp for that time window only; local files and plain HTTP
+    downloads ignore it. ``meta["section"]`` is set when only the window was downloaded (the file
+    then starts at the window's start), ``meta["section_fallback"]`` (the reason) when yt-dlp could
+    not cut and the whole video was downloaded instead.
+    """
     kind = classify(url, reading)
     if kind == "local":
         return _local(url)
@@ -77,7 +86,7 @@ def fetch(url: str, dest_dir: Path, reading: ReadingConfig, section: tuple[float
                     if reading.downloader == "http":
                         raise FetchError("server sent a web page (text/html), not media") from None
                     kind = "ytdlp"
-            return _ytdlp(url, dest_dir, reading, section)
+            return _ytdlp_section_or_whole(url, dest_dir, reading, section)
         except FetchError as exc:
             _clean_dir(dest_dir)
             if not exc.transient or attempt == attempts - 1:
@@ -161,6 +170,46 @@ class _Deadline(Exception):
     pass
 
 
+# yt-dlp's own words when it cannot cut a section: a protocol ffmpeg cannot cut, no usable ffmpeg, or
+# ffmpeg failing on this source; the whole video is then downloaded and the clip cut from it
+_CANNOT_CUT = ("cannot be partially downloaded", "requested downloading the video partially",
+               "ffmpeg could not be found", "ffmpeg exited with code")
+
+
+def _ytdlp_section_or_whole(url: str, dest_dir: Path, reading: ReadingConfig, section: tuple[float, float] | None) -> Fetched:
+    """The section when yt-dlp can cut it, else the whole video with the reason recorded."""
+    if section is None:
+        return _ytdlp(url, dest_dir, reading, None)
+    try:
+        return _ytdlp(url, dest_dir, reading, section)
+    except FetchError as exc:
+        if exc.transient or not any(words in str(exc) for words in _CANNOT_CUT):
+            raise
+        reason = str(exc)
+    _clean_dir(dest_dir)
+    fetched = _ytdlp(url, dest_dir, reading, None)
+    fetched.meta["section_fallback"] = reason
+    return fetched
+
+
+def _kill_children_writing_to(dest_dir: Path) -> None:
+    """Stop the ffmpeg yt-dlp started for a section download (our child, writing into ``dest_dir``).
+
+    yt-dlp waits on that ffmpeg with no timeout and calls no progress hook meanwhile, so a slow
+    server would hold the sample forever; only our own children that name our temp folder are hit.
+    """
+    me, needle = os.getpid(), str(dest_dir).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == me and needle in (entry / "cmdline").read_bytes():
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            continue
+
+
 class _SilentLogger:
     """yt-dlp prints errors to stderr unless given a logger; ours become the sample's error message."""
 
@@ -198,25 +247,37 @@ def _ytdlp(url: str, dest_dir: Path, reading: ReadingConfig, section: tuple[floa
         "progress_hooks": [guard],
         "overwrites": True, "cachedir": False, "logger": _SilentLogger(),
     }
-    for name in ("download_size", "download_audio_rate", "yt_metadata_args"):
+    for name in ("download_size", "download_audio_rate", "yt_metadata_args", "download_sections"):
         yt_args.pop(name, None)
     options.update(yt_args)
+    watchdog: threading.Timer | None = None
     if section is not None:
         from yt_dlp.utils import download_range_func
 
         options["download_ranges"] = download_range_func(None, [section])
-        options["force_keyframes_at_cuts"] = True
+        options["force_keyframes_at_cuts"] = True  # re-encoded at the cuts: the file starts at the window's start
+        # yt-dlp cuts with an ffmpeg child: a read timeout for stalls, a watchdog for the whole download
+        rw_timeout = str(int(reading.timeout * 1_000_000))
+        options["external_downloader_args"] = {"ffmpeg_i": ["-rw_timeout", rw_timeout], **options.get("external_downloader_args", {})}
+        watchdog = threading.Timer(timeout, _kill_children_writing_to, args=(dest_dir,))
+        watchdog.daemon = True
+        watchdog.start()
     try:
         with yt_dlp.YoutubeDL(options) as ydl:
             info = ydl.extract_info(url, download=True)
     except _Deadline:
         raise FetchError(f"yt-dlp took longer than {timeout:g}s", transient=True) from None
     except DownloadError as exc:
+        if time.monotonic() > deadline:
+            raise FetchError(f"yt-dlp took longer than {timeout:g}s", transient=True) from None
         message = _short(exc).removeprefix("ERROR: ")
         transient = any(word in message for word in ("timed out", "Connection reset", "HTTP Error 5", "Temporary"))
         raise FetchError(f"yt-dlp: {message}", transient=transient) from None
     except Exception as exc:  # yt-dlp raises many kinds; every one costs just this sample
         raise FetchError(f"yt-dlp: {type(exc).__name__}: {_short(exc)}") from None
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
     files = [p for p in dest_dir.iterdir() if p.is_file() and p.name.startswith("source.") and not p.name.endswith(".part")]
     if not files:
         raise FetchError("yt-dlp: no file was downloaded")
@@ -225,4 +286,11 @@ def _ytdlp(url: str, dest_dir: Path, reading: ReadingConfig, section: tuple[floa
     if size == 0:
         raise FetchError("yt-dlp: empty file (0 bytes)")
     meta = {k: info.get(k) for k in ("id", "title", "duration", "webpage_url") if info and info.get(k) is not None}
-    return Fetched(path=path, size=size, is_temp=True, meta={"yt": meta})
+    fetched = Fetched(path=path, size=size, is_temp=True, meta={"yt": meta})
+    if section is not None:
+        cut = [(d.get("section_start"), d.get("section_end")) for d in (info or {}).get("requested_downloads") or []]
+        if cut and all(start is not None and abs(start - section[0]) < 1e-3 for start, _ in cut):
+            fetched.meta["section"] = [float(section[0]), float(cut[0][1] if cut[0][1] is not None else section[1])]
+        else:
+            fetched.meta["section_fallback"] = "yt-dlp downloaded the whole video"
+    return fetched

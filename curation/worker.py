@@ -26,6 +26,7 @@ from curation.metadata_only import metadata_transform
 from curation.plan import DATASET_FORMATS, KEY_COLUMN, load_plan
 from curation.previous import PreviousShard
 from curation.probe import ProbeError, ProbeInfo, probe
+from curation.sections import clips_in_download, download_section, record_section
 from curation.sources import FetchError, fetch
 from curation.stats import FAILED_TO_DOWNLOAD, FAILED_TO_SUBSAMPLE, SUCCESS, ShardStats, stats_path
 from curation.wds_sample import WdsSampleError, WdsShard
@@ -141,13 +142,16 @@ class ShardProcessor:
         work_dir = self.tmp_root / key
         work_dir.mkdir(parents=True, exist_ok=True)
         url = row.get(self.config.url_col)
+        # dataset layouts carry their windows in `clips` (Kinetics without --media_dir); yt-dlp fetches just that one
+        clip_col = self.config.clip_col or ("clips" if self.config.input_format in DATASET_FORMATS else None)
+        clips = row.get(clip_col) if clip_col else None
         try:
             if self.wds is not None:
                 fetched = self.wds.fetch(row, work_dir)
             else:
                 if not isinstance(url, str) or not url.strip():
                     raise FetchError("empty url")
-                fetched = fetch(url.strip(), work_dir, self.config.reading)
+                fetched = fetch(url.strip(), work_dir, self.config.reading, section=download_section(clips, self.config.reading))
         except FetchError as exc:
             return SampleResult(FAILED_TO_DOWNLOAD, str(exc), work_dir=work_dir)
         except WdsSampleError as exc:
@@ -158,7 +162,7 @@ class ShardProcessor:
             check_limits(info, self.config)
             result.seconds_in = info.duration or 0.0
             sample = SampleInput(key=key, path=fetched.path, probe=info, metadata=self.base_meta(row),
-                                 clips=row.get(self.config.clip_col) if self.config.clip_col else None, tmp_dir=work_dir)
+                                 clips=clips_in_download(clips, fetched, info.duration), tmp_dir=work_dir)
             with self.transcode_slots:
                 outputs = (transform if self.config.writes_media else metadata_transform)(sample, self.chain, self.config)
             if self.wds is not None and self.config.writes_media:
@@ -168,7 +172,7 @@ class ShardProcessor:
         except Exception as exc:  # a bug or an unexpected input costs this sample, not the shard
             log.exception("sample %s failed", key)
             return SampleResult(FAILED_TO_SUBSAMPLE, f"internal error: {type(exc).__name__}: {exc}", bytes_in=fetched.size, work_dir=work_dir)
-        for output in outputs:
+        for output in record_section(outputs, fetched):
             result.records.append(SampleRecord(key=output.key, meta=output.metadata, media=output.media))
             result.seconds_out += _output_seconds(output.metadata, info.duration)
         return result
