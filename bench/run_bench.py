@@ -36,7 +36,7 @@ MEDIA = WORK / "media"
 LOGS = WORK / "logs"
 OUT = WORK / "out"
 V2D_VENV = BENCH / ".v2d-venv"
-SECTIONS = ("resize", "clip", "plan", "reprocess")
+SECTIONS = ("resize", "clip", "plan", "reprocess", "flow")
 JOB_A, JOB_B, JOB_PLAN = "A resize+fps", "B clip+resize+fps", "plan"
 JOB_R, JOB_R2 = "R reprocess 224p8", "R2 reprocess 160p4"
 
@@ -420,6 +420,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-v2d", action="store_true", help="do not install or run video2dataset")
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows of the planning table")
     parser.add_argument("--only", choices=SECTIONS, help="run one section")
+    parser.add_argument("--flow-videos", type=int, default=10, help="first N videos for the flow section (default 10)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     args.clip_videos = min(args.clip_videos, args.videos)
@@ -467,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     header = machine_header(args, argv)
     specs = video_specs(args.videos, args.seed)
     ctx = Context(args, specs, [])
-    needs_media = bool(run & {"resize", "clip", "reprocess"})
+    needs_media = bool(run & {"resize", "clip", "reprocess", "flow"})
     if needs_media:
         ctx.paths = ensure_media(specs, MEDIA)
         header.append(f"videos: {len(specs)} ({sum(s.duration for s in specs):.0f} s)"
@@ -492,6 +493,10 @@ def main(argv: list[str] | None = None) -> int:
                 if "resize" not in run and brace_pattern(OUT / "A_curate") is None:
                     guarded(ctx, JOB_A, lambda: prepare_reprocess_input(ctx, csv_path))
                 guarded(ctx, JOB_R, lambda: job_reprocess(ctx))
+    if "flow" in run:
+        import flow
+
+        guarded(ctx, flow.JOB_FLOW, lambda: flow.job_flow(ctx, run_measured, Row, record_run, curate_env(), WORK, LOGS))
     if "plan" in run:
         guarded(ctx, JOB_PLAN, lambda: job_plan(ctx))
 
