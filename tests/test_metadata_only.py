@@ -161,3 +161,12 @@ def test_metadata_only_refuses_media_changes_and_bad_filters_in_one_line(source:
     assert refused.code == 2 and refused.stderr.strip().count("\n") == 0
     assert "subsampling.ResolutionSubsampler" in refused.stderr and "metadata-only" in refused.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_shipped_motion_metadata_config_is_a_metadata_only_pass() -> None:
+    from curation.config import build_config
+
+    config = build_config("motion_metadata")
+    assert config.metadata_only and not config.writes_media and config.source_formats == {"video": "mp4"}
+    assert set(config.subsampling) == {"FFProbeSubsampler", "CutDetectionSubsampler", "MotionScoreSubsampler",
+                                       "OpticalFlowSubsampler"}
