@@ -73,6 +73,8 @@ def format_stats(ov: dict[str, Any]) -> str:
         ("  failed_to_download", share(ov["failed_to_download"])),
         ("  failed_to_subsample", share(ov["failed_to_subsample"])),
         ("outputs written", str(ov["outputs_written"])),
+        *([("filtered", f"{ov['filtered']} outputs dropped by filters: "
+            + ", ".join(f"{d['condition']} failed {d['count']}×" for d in ov["filter_drops"]))] if ov.get("filtered") else []),
         ("bytes", f"{human_bytes(ov['bytes_downloaded'])} downloaded, {human_bytes(ov['bytes_written'])} written"),
         ("video hours", f"{ov['video_hours_in']:.3f} in, {ov['video_hours_out']:.3f} out"),
         ("wall", f"{human_seconds(ov['wall_seconds'])} ({ov['wall_seconds']:.1f} s; {ov['shard_seconds']:.1f} shard-seconds)"),

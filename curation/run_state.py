@@ -131,6 +131,8 @@ def overview(state: RunState, top: int = 10) -> dict[str, Any]:
         "failed_to_subsample": t["failed_to_subsample"],
         "success_rate": t["successes"] / t["count"] if t["count"] else None,
         "outputs_written": t["outputs_written"],
+        "filtered": t.get("filtered", 0),  # outputs dropped by `filters` (counted in successes)
+        "filter_drops": [{"condition": c, "count": n} for c, n in t.get("filter_drops") or []],
         "bytes_downloaded": t["bytes_downloaded"],
         "bytes_written": t["bytes_written"],
         "video_seconds_in": t["video_seconds_in"],

@@ -12,6 +12,7 @@ import webdataset as wds
 
 from curation import curate
 from tests.support.media import make_two_shot_video
+from tests.support.runs import cli_in_process
 from tests.support.shards import read_webdataset, sample_json, stats_files
 from tests.test_subsampler_optical_flow import lavfi_video
 
@@ -120,7 +121,7 @@ def test_npy_members_and_parquet_sidecar_columns(metadata: Path) -> None:
     assert table.column("optical_flow").combine_chunks().field("mean").to_pylist()[0] == pytest.approx(0.0, abs=0.01)
 
 
-def test_a_filter_run_drops_exactly_the_failing_samples(source: Path, tmp_path: Path) -> None:
+def test_a_filter_run_drops_exactly_the_failing_samples(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "moving"
     summary = curate(url_list=f"{source}/*.tar", input_format="webdataset", output_folder=str(out), output_format="webdataset",
                      metadata_only=True, subsampling={"MotionScoreSubsampler": {"args": {}}},
@@ -135,6 +136,8 @@ def test_a_filter_run_drops_exactly_the_failing_samples(source: Path, tmp_path: 
     assert stats["00001_stats.json"]["filtered"] == 0
     assert summary.totals["filtered"] == 1 and summary.totals["filter_drops"] == [("motion.mean >= 0.5", 1)]
     assert summary.totals["outputs_written"] == 3  # the failure's json is a record, not an output
+    code, text, _ = cli_in_process(capsys, "stats", str(out))
+    assert code == 0 and "1 outputs dropped by filters: motion.mean >= 0.5 failed 1×" in text
 
 
 def test_filter_on_source_metadata_with_media_kept(source: Path, tmp_path: Path) -> None:
