@@ -94,7 +94,7 @@ def gray_frames(path: Path, fps: float, size: tuple[int, int], timeout: float) -
                 proc.wait()
             if proc.stdout is not None:
                 proc.stdout.close()
-        if expired.is_set():
+        if expired.is_set() and proc.returncode != 0:  # (a watchdog firing just after a clean exit is no timeout)
             raise SubsamplerError(f"ffmpeg (frame analysis) timed out after {timeout:g}s")
         if count == 0:
             errors.seek(0)

@@ -88,3 +88,17 @@ def test_bad_flow_arguments_are_one_line_config_errors() -> None:
         config_for({"OpticalFlowSubsampler": {"args": {"dtype": "int8"}}})
     with pytest.raises(ConfigError, match=r"MotionScoreSubsampler\.args\.target_fps"):
         config_for({"MotionScoreSubsampler": {"args": {"target_fps": 0}}})
+
+
+def test_frame_reader_times_out_and_reports_undecodable_input(videos: dict[str, Path], tmp_path: Path) -> None:
+    from subsamplers.base import SubsamplerError
+    from subsamplers.frame_signals import gray_frames
+
+    frames = list(gray_frames(videos["testsrc2"], 2, (16, 12), timeout=30))
+    assert len(frames) == 6 and frames[0].shape == (12, 16) and frames[0].dtype == np.uint8
+    with pytest.raises(SubsamplerError, match="timed out after 0.001s"):
+        list(gray_frames(videos["mandelbrot"], 25, (160, 120), timeout=0.001))
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(SubsamplerError, match="decoded no frame"):
+        list(gray_frames(junk, 2, (16, 12), timeout=30))
