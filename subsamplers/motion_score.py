@@ -9,6 +9,7 @@ over its own span), in gray levels (0–255) per frame step; filter on it with e
 
 from __future__ import annotations
 
+import contextlib
 from typing import ClassVar
 
 import numpy as np
@@ -38,11 +39,12 @@ class MotionScoreSubsampler(SampleSubsampler):
         size = frame_size(probe, args.downsample_size)
         series = PairSeries(fps=round(fps, 6), size=size)
         previous: np.ndarray | None = None
-        for index, frame in enumerate(gray_frames(sample.path, fps, size, plan.timeout("ffmpeg"))):
-            current = frame.astype(np.int16)
-            if previous is not None:
-                series.add(index / fps, float(np.abs(current - previous).mean()))
-            previous = current
+        with contextlib.closing(gray_frames(sample.path, fps, size, plan.timeout("ffmpeg"))) as frames:
+            for index, frame in enumerate(frames):
+                current = frame.astype(np.int16)
+                if previous is not None:
+                    series.add(index / fps, float(np.abs(current - previous).mean()))
+                previous = current
 
         def finish(output: SampleOutput) -> None:
             output.metadata["motion"] = series.summary(output_span(output.metadata))

@@ -10,6 +10,7 @@ Magnitudes are in pixels of the downsampled frame per frame step (1 / target_fps
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -69,14 +70,16 @@ class OpticalFlowSubsampler(SampleSubsampler):
         dtype = np.float16 if args.dtype == "fp16" else np.float32
         raw = Path(sample.tmp_dir) / f"{sample.key}.flow.raw" if args.save_flow else None
         previous: np.ndarray | None = None
-        with open(raw, "wb") if raw else _NoFile() as sink:
-            for index, frame in enumerate(gray_frames(sample.path, fps, size, plan.timeout("ffmpeg"))):
+        with contextlib.ExitStack() as stack:
+            sink = stack.enter_context(open(raw, "wb")) if raw is not None else None  # noqa: SIM115
+            frames = stack.enter_context(contextlib.closing(gray_frames(sample.path, fps, size, plan.timeout("ffmpeg"))))
+            for index, frame in enumerate(frames):  # closing: an error here still ends the ffmpeg child at once
                 if previous is not None:
                     flow = cv2.calcOpticalFlowFarneback(
                         previous, frame, None, params["pyr_scale"], int(params["levels"]), int(params["winsize"]),
                         int(params["iterations"]), int(params["poly_n"]), params["poly_sigma"], int(params["flags"]))
                     series.add(index / fps, float(np.hypot(flow[..., 0], flow[..., 1]).mean()))
-                    if raw is not None:
+                    if sink is not None:
                         sink.write(flow.astype(dtype).tobytes())
                 previous = frame
         plan.finishers.append(lambda output: self._finish(output, series, raw, dtype))
@@ -112,16 +115,3 @@ def write_npy_slice(raw: Path, target: Path, dtype: Any, frame_shape: tuple[int,
                     raise SubsamplerError("optical flow temp file is shorter than expected")
                 out.write(chunk)
                 remaining -= len(chunk)
-
-
-class _NoFile:
-    """A sink that drops what it is given (flow not saved)."""
-
-    def __enter__(self) -> _NoFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def write(self, data: bytes) -> int:
-        return len(data)
