@@ -298,3 +298,47 @@ def test_nano_configs_are_10_classes_by_25_at_224px(name: str, input_format: str
     assert (subset["num_classes"], subset["samples_per_class"], subset["split_col"]) == (10, 25, "split")
     assert config.subsampling["ResolutionSubsampler"]["args"]["video_size"] == 224
     assert config.subsampling.get("FrameSubsampler", {"args": {"frame_rate": None}})["args"]["frame_rate"] == fps
+
+
+# -- the split column through the whole pipeline ---------------------------------------------------
+
+
+def test_split_from_file_names_reaches_plan_json_parquet_classes_and_export(tmp_path: Path) -> None:
+    """Kinetics CSVs without a split column (split = file name) keep it in every output."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from curation.config import build_config
+    from curation.export import export_vjepa
+    from curation.plan import make_plan
+    from curation.worker import process_shard
+    from tests.support.datasets import copy_media
+
+    annotations, videos = tmp_path / "annotations", tmp_path / "videos"
+    annotations.mkdir()
+    for name, split in (("train", "train"), ("validate", "val")):
+        rows = [r for r in KINETICS_ROWS if r[4] == split and cvdf_name(*r[1:4]) not in (KINETICS_MISSING, KINETICS_EMPTY)]
+        lines = [f'"{label}",{youtube_id},{start},{end}' for label, youtube_id, start, end, _ in rows]  # 4 columns
+        (annotations / f"{name}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        for _, youtube_id, start, end, _ in rows:
+            copy_media("mp4", videos / f"{cvdf_name(youtube_id, start, end)}.mp4")
+    subset = {"ClassSubsetSubsampler": {"args": {"samples_per_class": 2, "num_classes": 3, "split_col": "split"}}}
+    out = tmp_path / "out"
+    config = build_config({"subsampling": subset, "storage": {"number_sample_per_shard": 4}}, url_list=str(annotations),
+                          input_format="kinetics", media_dir=str(videos), output_folder=str(out))
+    plan = make_plan(config)  # in this process: the engine is not what is tested here
+    planned = [row for shard in plan.shard_ids for row in plan.read_shard(shard).to_pylist()]
+    assert {r["split"] for r in planned} == {"train", "validate"}
+    for shard in plan.shard_ids:
+        process_shard(shard, config)
+    metas = [json.loads(p.read_text(encoding="utf-8")) for p in out.glob("0*/*.json")]
+    assert sorted((m["split"], m["label"]) for m in metas) == sorted((r["split"], r["label"]) for r in planned)
+    parquet = {r["key"]: r["split"] for f in out.glob("*.parquet") for r in pq.read_table(f).to_pylist()}
+    assert parquet == {m["key"]: m["split"] for m in metas}
+    counts = json.loads((out / "classes.json").read_text(encoding="utf-8"))["counts"]
+    assert counts == {"abseiling": {"train": 2, "validate": 1}, "air drumming": {"train": 2, "validate": 1},
+                      "juggling, balls": {"train": 2, "validate": 1}}
+    paths = export_vjepa(out, check_frames=False)
+    assert sorted(paths) == ["train", "validate"]
+    assert [len(p.read_text().splitlines()) for _, p in sorted(paths.items())] == [6, 3]
