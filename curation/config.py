@@ -64,7 +64,8 @@ class DistributionConfig(_Section):
     subjob_size: int = Field(1000, gt=0)
     distributor: Literal["multiprocessing", "pyspark", "slurm", "slurm_worker"] = "multiprocessing"
     distributor_args: dict[str, Any] = Field(default_factory=dict)
-    ffmpeg_concurrency: int = Field(1, gt=0, description="transcodes at once per worker process")
+    shards_per_process: int = Field(4, gt=0, description="shards run as threads in one worker process (ffmpeg does the work)")
+    ffmpeg_concurrency: int = Field(1, gt=0, description="transcodes at once per shard being processed")
 
     @property
     def processes(self) -> int:

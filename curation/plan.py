@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,17 @@ from curation import tables
 from curation.config import Config
 from curation.errors import PlanMismatchError, TableError
 from curation.fsutil import atomic_write_json, read_json, temp_name
-from curation.keys import numeric_key, safe_key, shard_name
+from curation.keys import numeric_key, safe_key
+from curation.manifest import (  # noqa: F401  (re-exported: the plan's public names live here too)
+    DATASET_FORMATS,
+    KEY_COLUMN,
+    MANIFEST,
+    MANIFEST_VERSION,
+    PLAN_DIR,
+    Plan,
+    load_plan,
+)
 from subsamplers import build_subsamplers
-
-KEY_COLUMN = "__key__"
-PLAN_DIR = "_plan"
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
-DATASET_FORMATS = frozenset({"kinetics", "ssv2", "imagefolder"})
 
 
 @dataclass
@@ -41,34 +44,6 @@ class InputSource:
     batches: Any  # () -> Iterator[pa.RecordBatch]
     keyed: bool = False  # rows carry their own "key" column (media folders, dataset layouts)
     keep_all_columns: bool = False
-
-
-@dataclass
-class Plan:
-    folder: Path
-    manifest: dict[str, Any]
-    _readers: dict[int, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def shard_ids(self) -> list[int]:
-        return [entry[0] for entry in self.manifest["shards"]]
-
-    @property
-    def total_rows(self) -> int:
-        return sum(entry[3] for entry in self.manifest["shards"])
-
-    def shard_name(self, shard_id: int) -> str:
-        named = self.manifest.get("names", {}).get(str(shard_id))  # webdataset input keeps tar names
-        return named or shard_name(shard_id, self.manifest["shape"]["oom_shard_count"])
-
-    def read_shard(self, shard_id: int) -> pa.Table:
-        """The rows of one input shard (memory-mapped, only this shard's batch)."""
-        entry = next(e for e in self.manifest["shards"] if e[0] == shard_id)
-        _, source_index, batch_index, _ = entry
-        ipc = self.folder / self.manifest["sources"][source_index]["ipc"]
-        with pa.memory_map(str(ipc)) as source:
-            batch = pa.ipc.open_file(source).get_batch(batch_index)
-            return pa.Table.from_batches([batch])
 
 
 def plan_shape(config: Config) -> dict[str, Any]:
@@ -355,7 +330,3 @@ def _check_unchanged(manifest: dict[str, Any], shape: dict[str, Any], sources: l
                 f"plan: input {recorded['name']} changed since this output folder was planned; "
                 "use --incremental_mode overwrite or a new output folder"
             )
-
-
-def load_plan(folder: Path) -> Plan:
-    return Plan(folder, read_json(folder / PLAN_DIR / MANIFEST))

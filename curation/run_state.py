@@ -49,7 +49,7 @@ class RunState:
 def _planned_shards(folder: Path) -> list[str] | None:
     if not (folder / "_plan" / "manifest.json").is_file():
         return None
-    from curation.plan import load_plan
+    from curation.manifest import load_plan
 
     try:
         plan = load_plan(folder)

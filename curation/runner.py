@@ -13,7 +13,8 @@ from curation.config import Config, build_config
 from curation.errors import UserError
 from curation.lifecycle import stop_cleanly
 from curation.lock import folder_lock
-from curation.plan import PLAN_DIR, Plan, make_plan
+from curation.manifest import PLAN_DIR, Plan
+from curation.plan_process import plan_in_child
 from curation.progress import Progress
 from curation.stats import read_all_stats, stats_path, summarize
 
@@ -62,7 +63,7 @@ def remove_stale_temps(folder: Path) -> None:
 def pending_shards(plan: Plan, folder: Path, retry_failed: bool = False) -> list[int]:
     """Shards without a stats file; with retry_failed, also finished shards that recorded failures."""
     from curation.fsutil import read_json
-    from curation.worker import has_failures
+    from curation.stats import has_failures
 
     pending = []
     for shard in plan.shard_ids:
@@ -103,7 +104,7 @@ def _run_locked(config: Config, folder: Path, quiet: bool | None) -> RunSummary:
         clear_outputs(folder)
     if config.distribution.distributor != "slurm_worker":
         remove_stale_temps(folder)
-    plan = make_plan(config)
+    plan = plan_in_child(config)
     pending = pending_shards(plan, folder, config.retry_failed)
     progress = Progress(total=len(plan.shard_ids), done=len(plan.shard_ids) - len(pending), quiet=quiet)
     from distributors import get_distributor

@@ -110,3 +110,8 @@ def wall_seconds(stats: list[dict[str, Any]]) -> float:
             total += end - start
         covered_until = max(covered_until, end)
     return total
+
+
+def has_failures(stats: dict[str, Any]) -> bool:
+    """A finished shard that recorded failed samples (what --retry_failed runs again)."""
+    return stats.get("successes", 0) < stats.get("count", 0)

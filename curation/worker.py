@@ -158,7 +158,8 @@ class ShardProcessor:
             return SampleResult(FAILED_TO_SUBSAMPLE, str(exc), work_dir=work_dir)
         result = SampleResult(SUCCESS, bytes_in=fetched.size, work_dir=work_dir)
         try:
-            info = probe(fetched.path, timeout=self.config.reading.step_timeout("ffprobe"))
+            with self.transcode_slots:  # one ffmpeg-family child per slot: a probe per thread would double memory
+                info = probe(fetched.path, timeout=self.config.reading.step_timeout("ffprobe"))
             check_limits(info, self.config)
             result.seconds_in = info.duration or 0.0
             sample = SampleInput(key=key, path=fetched.path, probe=info, metadata=self.base_meta(row),

@@ -1,22 +1,36 @@
-"""The default engine: ``processes_count`` worker processes on this machine.
+"""The default engine: ``processes_count`` shards at a time on this machine.
 
-Built on ProcessPoolExecutor rather than multiprocessing.Pool: when a worker dies (OOM killer,
-SIGKILL) the pool reports it instead of waiting forever for the lost task, and the shards that were
-in flight are run again in a fresh pool.
+The heavy work of a shard happens in ffmpeg children; the Python side mostly waits. So shards run
+as threads inside a few worker processes (``shards_per_process`` each) rather than one process
+per shard: every Python process costs ~100 MB (pyarrow, pydantic), and 64 of them would cost more
+than the transcodes themselves.
+
+The driver talks to each worker over its own pipe and knows which shards each one holds. When a
+worker dies (OOM killer, SIGKILL, a crash in native code) only the shards it held are reported as
+failed and retried; the other workers go on, and a replacement worker starts if work remains.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import os
 import signal
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from curation.config import Config
 from curation.lifecycle import die_with_parent, kill_children
 from distributors.base import Distributor, OnOutcome, ShardOutcome, run_shard_safely
+
+STOP = None  # the driver's "no more shards" message
+JOIN_SECONDS = 10
 
 
 def _end_worker(_signum: int, _frame: FrameType | None) -> None:
@@ -25,72 +39,159 @@ def _end_worker(_signum: int, _frame: FrameType | None) -> None:
     os._exit(1)
 
 
-def _init() -> None:
+def worker_main(conn: Connection, config: Config, slots: int) -> None:
+    """Receive shard ids, run up to ``slots`` of them at once, send each outcome back."""
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C means
     signal.signal(signal.SIGTERM, _end_worker)
+    send_lock = threading.Lock()  # outcomes come from several threads; a Connection is not thread-safe
+
+    def run(shard: int, attempt: int) -> None:
+        outcome = run_shard_safely(shard, config, attempt)
+        with send_lock:
+            conn.send(outcome)
+
+    with ThreadPoolExecutor(slots, thread_name_prefix="shard") as pool:
+        while True:
+            try:
+                message = conn.recv()
+            except EOFError:  # the driver is gone: finishing would write for nobody
+                os._exit(1)
+            if message is STOP:
+                break
+            pool.submit(run, *message)
+    conn.close()
 
 
-def _abandon(executor: ProcessPoolExecutor) -> None:
-    """Shut down without waiting: with the workers gone, the call queue's feeder thread would
-    otherwise block interpreter exit forever on a pipe nobody reads."""
-    call_queue = getattr(executor, "_call_queue", None)
-    if call_queue is not None:
-        call_queue.cancel_join_thread()
-    for process in list((getattr(executor, "_processes", None) or {}).values()):
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            process.kill()  # already asked to terminate; whatever lingers must not block the manager thread
-    executor.shutdown(wait=False, cancel_futures=True)
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    slots: int
+    held: dict[int, int] = field(default_factory=dict)  # shard id → attempt, sent and not yet answered
+
+    @property
+    def free(self) -> int:
+        return self.slots - len(self.held)
 
 
 class MultiprocessingDistributor(Distributor):
-    MAX_POOL_BREAKS = 3
-    pool_breaks: dict[int, int]
+    MAX_POOL_BREAKS = 3  # extra tries for shards that were only near a worker that died
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.pool_breaks: dict[int, int] = {}
+        self.workers: list[_Worker] = []
 
     def run(self, shard_ids: list[int], on_outcome: OnOutcome) -> list[ShardOutcome]:
-        final: dict[int, ShardOutcome] = {}
-        self.pool_breaks = {}
+        if not shard_ids:
+            return []
+        concurrency = min(self.config.distribution.processes, len(shard_ids))
+        per_process = self.config.distribution.shards_per_process
+        process_count = math.ceil(concurrency / per_process)
+        slots = math.ceil(concurrency / process_count)
         attempts = {s: 0 for s in shard_ids}
         max_attempts = self.config.max_shard_retry + 1
         todo = list(shard_ids)
-        while todo:
-            todo = self._run_pool(todo, attempts, max_attempts, final, on_outcome)
+        final: dict[int, ShardOutcome] = {}
+        context = multiprocessing.get_context("spawn")
+        try:
+            while todo or any(w.held for w in self.workers):
+                while len(self.workers) < process_count and todo:
+                    self.workers.append(self._start(context, slots))
+                self._hand_out(todo, attempts)
+                for outcome in self._next_outcomes(attempts):
+                    final[outcome.shard_id] = outcome
+                    on_outcome(outcome)
+                    if not outcome.ok and attempts[outcome.shard_id] < max_attempts:
+                        todo.append(outcome.shard_id)
+                todo.sort()
+        except BaseException:
+            kill_children()  # workers end their own children on SIGTERM; this catches any they missed
+            self._kill_all()
+            raise
+        self._stop_all()
         return [final[s] for s in shard_ids if s in final]
 
-    def _run_pool(
-        self, todo: list[int], attempts: dict[int, int], max_attempts: int,
-        final: dict[int, ShardOutcome], on_outcome: OnOutcome,
-    ) -> list[int]:
-        """Run shards in one pool until done or the pool breaks; return the shards still to run."""
-        processes = min(self.config.distribution.processes, len(todo))
-        context = multiprocessing.get_context("spawn")
-        retry: list[int] = []
-        executor = ProcessPoolExecutor(processes, mp_context=context, initializer=_init)
-        running: dict[Future[ShardOutcome], int] = {}
-        try:
-            for shard in todo:
+    def _start(self, context: multiprocessing.context.SpawnContext, slots: int) -> _Worker:
+        driver_end, worker_end = context.Pipe(duplex=True)
+        process = context.Process(target=worker_main, args=(worker_end, self.config, slots), name="curate-worker")
+        process.start()
+        worker_end.close()
+        return _Worker(process, driver_end, slots)
+
+    def _hand_out(self, todo: list[int], attempts: dict[int, int]) -> None:
+        """Send pending shards to workers with free slots, least busy first."""
+        for worker in sorted(self.workers, key=lambda w: -w.free):
+            while worker.free > 0 and todo:
+                shard = todo.pop(0)
                 attempts[shard] += 1
-                running[executor.submit(run_shard_safely, shard, self.config, attempts[shard])] = shard
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    shard = running.pop(future)
-                    try:
-                        outcome = future.result()
-                    except BrokenProcessPool:
-                        outcome = ShardOutcome(shard, False, error="a worker process died (killed or out of memory)",
-                                               attempts=attempts[shard])
-                        # the pool cannot tell whose sample killed it: innocent shards get extra tries
-                        self.pool_breaks[shard] = self.pool_breaks.get(shard, 0) + 1
-                        if self.pool_breaks[shard] <= self.MAX_POOL_BREAKS:
-                            attempts[shard] -= 1
-                    final[shard] = outcome
-                    on_outcome(outcome)
-                    if not outcome.ok and attempts[shard] < max_attempts:
-                        retry.append(shard)
-        except BaseException:
-            kill_children()  # workers end their own children on SIGTERM
-            _abandon(executor)
-            raise
-        executor.shutdown(wait=True)
-        return sorted(retry)
+                worker.held[shard] = attempts[shard]
+                try:
+                    worker.conn.send((shard, attempts[shard]))
+                except OSError:  # it died just now: _next_outcomes reports its shards
+                    break
+
+    def _next_outcomes(self, attempts: dict[int, int]) -> list[ShardOutcome]:
+        """Wait until a worker answers or dies; return the outcomes that produced."""
+        by_handle: dict[object, _Worker] = {}
+        for worker in self.workers:
+            by_handle[worker.conn] = worker
+            by_handle[worker.process.sentinel] = worker
+        outcomes: list[ShardOutcome] = []
+        for handle in wait(list(by_handle)):
+            worker = by_handle[handle]
+            if worker not in self.workers:
+                continue
+            try:
+                while worker.conn.poll():
+                    outcome: ShardOutcome = worker.conn.recv()
+                    worker.held.pop(outcome.shard_id, None)
+                    outcomes.append(outcome)
+            except (EOFError, OSError):
+                pass
+            if not worker.process.is_alive():
+                outcomes.extend(self._bury(worker, attempts))
+        return outcomes
+
+    def _bury(self, worker: _Worker, attempts: dict[int, int]) -> list[ShardOutcome]:
+        """A worker died: every shard it held failed this attempt (innocent ones get extra tries)."""
+        self.workers.remove(worker)
+        worker.process.join(timeout=JOIN_SECONDS)
+        with contextlib.suppress(OSError):
+            worker.conn.close()
+        lost = []
+        for shard in sorted(worker.held):
+            self.pool_breaks[shard] = self.pool_breaks.get(shard, 0) + 1
+            if self.pool_breaks[shard] <= self.MAX_POOL_BREAKS:
+                attempts[shard] -= 1  # the pool cannot tell whose sample killed it
+            lost.append(ShardOutcome(shard, False, attempts=max(attempts[shard], 1),
+                                     error=f"a worker process died (exit code {worker.process.exitcode}: killed or out of memory)"))
+        return lost
+
+    def _stop_all(self) -> None:
+        for worker in self.workers:
+            with contextlib.suppress(OSError):
+                worker.conn.send(STOP)
+        for worker in self.workers:
+            worker.process.join(timeout=JOIN_SECONDS)
+        self._kill_all()
+
+    def _kill_all(self) -> None:
+        """Workers end their own ffmpeg children on SIGTERM; whatever lingers after that is killed."""
+        _signal_all(self.workers, lambda p: p.terminate())
+        for worker in self.workers:
+            worker.process.join(timeout=3)
+        _signal_all(self.workers, lambda p: p.kill())
+        for worker in self.workers:
+            worker.process.join(timeout=JOIN_SECONDS)
+            with contextlib.suppress(OSError):
+                worker.conn.close()
+        self.workers = []
+
+
+def _signal_all(workers: list[_Worker], send: Callable[[BaseProcess], None]) -> None:
+    for worker in workers:
+        if worker.process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                send(worker.process)

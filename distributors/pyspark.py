@@ -15,7 +15,7 @@ from typing import Any
 
 from curation.config import Config
 from curation.errors import ConfigError, UserError
-from curation.plan import MANIFEST, PLAN_DIR
+from curation.manifest import MANIFEST, PLAN_DIR
 from distributors.base import Distributor, OnOutcome, ShardOutcome, absolute_paths, run_shard_safely
 
 BUILDER_KEYS = {

@@ -22,7 +22,7 @@ from pathlib import Path
 from curation.config import Config
 from curation.errors import UserError
 from curation.fsutil import atomic_write_json, read_json
-from curation.plan import load_plan
+from curation.manifest import load_plan
 from curation.stats import stats_path
 from distributors.base import Distributor, OnOutcome, ShardOutcome, absolute_paths
 from distributors.slurm_script import check_args, render

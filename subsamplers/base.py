@@ -12,12 +12,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from curation.probe import ProbeInfo
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class SubsamplerError(Exception):
