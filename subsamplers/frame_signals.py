@@ -157,6 +157,8 @@ def output_span(metadata: dict[str, Any]) -> tuple[float, float] | None:
     return None
 
 
-def analysis_fps(target_fps: float, probe: ProbeInfo) -> float:
-    """``target_fps``, but never above the source's rate (duplicated frames would read as no motion)."""
+def analysis_fps(target_fps: float | None, probe: ProbeInfo) -> float:
+    """``target_fps`` (None: the source's rate), never above the source's (duplicates read as no motion)."""
+    if target_fps is None:
+        return probe.fps or 25.0
     return min(target_fps, probe.fps) if probe.fps else target_fps

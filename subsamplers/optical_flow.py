@@ -6,6 +6,8 @@ frames. Every output's json gets ``optical_flow`` (mean / max magnitude, a per-s
 its own span; with ``save_flow`` the flow itself becomes a ``<key>.npy`` member (frames-1 × H × W
 × 2). The flow fields stream to a temp file as they are computed, so memory holds two frames.
 Magnitudes are in pixels of the downsampled frame per frame step (1 / target_fps seconds).
+video2dataset's argument spellings are accepted: ``detector_args`` as its 7 positional Farneback
+values, ``is_slurm_task``, and ``fps`` (-1: the source's rate) of its earlier versions.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from subsamplers.base import SampleInput, SampleOutput, SampleSubsampler, SubsamplerArgs, SubsamplerError
 from subsamplers.ffmpeg_plan import TranscodePlan
@@ -30,10 +32,27 @@ FARNEBACK_DEFAULTS: dict[str, float | int] = {
 class OpticalFlowArgs(SubsamplerArgs):
     detector: Literal["cv2"] = "cv2"
     detector_args: dict[str, float | int] | None = None  # Farneback parameters over FARNEBACK_DEFAULTS
-    target_fps: float = Field(2.0, gt=0, le=120)
+    target_fps: float | None = Field(2.0, gt=0, le=120)  # None: the source's rate
     downsample_size: int = Field(64, ge=8, le=4096)  # short side, pixels
     dtype: Literal["fp16", "fp32"] = "fp16"
     save_flow: bool = False  # write the flow as <key>.npy
+    is_slurm_task: bool = False  # video2dataset's (RAFT on GPUs); accepted and unused
+
+    @model_validator(mode="before")
+    @classmethod
+    def _video2dataset_spellings(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "fps" in data and "target_fps" not in data:
+            fps = data.pop("fps")
+            data["target_fps"] = None if isinstance(fps, (int, float)) and fps <= 0 else fps
+        positional = data.get("detector_args")
+        if isinstance(positional, (list, tuple)):
+            if len(positional) != len(FARNEBACK_DEFAULTS):
+                raise ValueError(f"detector_args as a list needs {len(FARNEBACK_DEFAULTS)} values ({', '.join(FARNEBACK_DEFAULTS)})")
+            data["detector_args"] = dict(zip(FARNEBACK_DEFAULTS, positional, strict=True))
+        return data
 
     @field_validator("detector_args")
     @classmethod
@@ -89,7 +108,7 @@ class OpticalFlowSubsampler(SampleSubsampler):
         span = output_span(output.metadata)
         summary = series.summary(span)
         output.metadata["optical_flow"] = summary
-        output.metadata["mean_optical_flow_magnitude"] = summary["mean"]  # video2dataset's field
+        output.metadata["mean_optical_flow_magnitude"] = summary["mean"]  # video2dataset 1.3.0's field, same unit
         if raw is not None:
             chosen = series.indices(span)
             target = raw.with_name(f"{output.key}.flow.npy")

@@ -44,10 +44,10 @@ def test_still_card_has_no_flow_and_moving_sources_do(videos: dict[str, Path], t
         summary = flow[moving]["optical_flow"]
         assert summary["mean"] > 0.5, moving  # ≥ 50× the still card's
         assert summary["max"] >= summary["mean"]
-    # 3 s at the default 2 fps: 6 frames, 5 pairs, one value per second; video2dataset's flat field too
+    # 3 s at the default 2 fps: 6 frames, 5 pairs, one value per second
     assert still["pairs"] == 5 and len(still["per_second"]) == 3 and still["fps"] == 2.0
     assert still["size"] == [85, 64]  # short side 64, aspect kept
-    assert flow["testsrc2"]["mean_optical_flow_magnitude"] == flow["testsrc2"]["optical_flow"]["mean"]
+    assert flow["testsrc2"]["mean_optical_flow_magnitude"] == flow["testsrc2"]["optical_flow"]["mean"]  # video2dataset's field
 
 
 def test_motion_score_separates_still_from_moving(videos: dict[str, Path], tmp_path: Path) -> None:
@@ -102,3 +102,16 @@ def test_frame_reader_times_out_and_reports_undecodable_input(videos: dict[str, 
     junk.write_bytes(b"not a video at all" * 100)
     with pytest.raises(SubsamplerError, match="decoded no frame"):
         list(gray_frames(junk, 2, (16, 12), timeout=30))
+
+
+def test_video2dataset_argument_spellings(videos: dict[str, Path], tmp_path: Path) -> None:
+    """video2dataset's ``fps`` (-1: the source's rate) and positional ``detector_args`` are accepted."""
+    from curation.errors import ConfigError
+
+    sub = {"OpticalFlowSubsampler": {"args": {"detector": "cv2", "fps": -1, "downsample_size": 16, "dtype": "fp16",
+                                              "detector_args": [0.5, 3, 15, 3, 5, 1.2, 0], "is_slurm_task": False}}}
+    [out] = run_chain(videos["testsrc2"], sub, tmp_path)
+    assert out.metadata["optical_flow"]["fps"] == 25 and out.metadata["optical_flow"]["pairs"] == 74
+    assert out.metadata["optical_flow"]["size"] == [21, 16]
+    with pytest.raises(ConfigError, match="detector_args as a list needs 7 values"):
+        config_for({"OpticalFlowSubsampler": {"args": {"detector_args": [0.5, 3]}}})
