@@ -48,6 +48,19 @@ def metadata(source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def run_here(**kwargs: Any) -> dict[str, Any]:
+    """The worker path in this process (no pool start-up): plan, every shard, the totals."""
+    from curation.config import build_config
+    from curation.plan import make_plan
+    from curation.stats import read_all_stats, summarize
+    from curation.worker import process_shard
+
+    config = build_config(None, **kwargs)
+    for shard_id in make_plan(config).shard_ids:
+        process_shard(shard_id, config)
+    return summarize(read_all_stats(Path(config.output_folder)))
+
+
 def members(tar: Path) -> list[str]:
     with tarfile.open(tar) as handle:
         return handle.getnames()
@@ -123,9 +136,8 @@ def test_npy_members_and_parquet_sidecar_columns(metadata: Path) -> None:
 
 def test_a_filter_run_drops_exactly_the_failing_samples(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "moving"
-    summary = curate(url_list=f"{source}/*.tar", input_format="webdataset", output_folder=str(out), output_format="webdataset",
-                     metadata_only=True, subsampling={"MotionScoreSubsampler": {"args": {}}},
-                     filters=["motion.mean >= 0.5"], processes_count=1, thread_count=2, quiet=True)
+    totals = run_here(url_list=f"{source}/*.tar", input_format="webdataset", output_folder=str(out), output_format="webdataset",
+                      metadata_only=True, subsampling={"MotionScoreSubsampler": {"args": {}}}, filters=["motion.mean >= 0.5"])
     written = by_stem(read_webdataset(out))
     # kept: the moving ones; dropped: the still card; the missing file is a failure and keeps its json
     assert sorted(written) == ["cut", "mandelbrot", "missing", "testsrc2"]
@@ -134,8 +146,8 @@ def test_a_filter_run_drops_exactly_the_failing_samples(source: Path, tmp_path: 
     assert stats["00000_stats.json"]["filtered"] == 1
     assert stats["00000_stats.json"]["filter_drops"] == {"motion.mean >= 0.5": 1}
     assert stats["00001_stats.json"]["filtered"] == 0
-    assert summary.totals["filtered"] == 1 and summary.totals["filter_drops"] == [("motion.mean >= 0.5", 1)]
-    assert summary.totals["outputs_written"] == 3  # the failure's json is a record, not an output
+    assert totals["filtered"] == 1 and totals["filter_drops"] == [("motion.mean >= 0.5", 1)]
+    assert totals["outputs_written"] == 3  # the failure's json is a record, not an output
     code, text, _ = cli_in_process(capsys, "stats", str(out))
     assert code == 0 and "1 outputs dropped by filters: motion.mean >= 0.5 failed 1×" in text
 
@@ -143,9 +155,8 @@ def test_a_filter_run_drops_exactly_the_failing_samples(source: Path, tmp_path: 
 def test_filter_on_source_metadata_with_media_kept(source: Path, tmp_path: Path) -> None:
     """Filters work in a media-writing pass too, on fields the input json already had."""
     out = tmp_path / "long"
-    curate(url_list=f"{source}/*.tar", input_format="webdataset", output_folder=str(out), output_format="webdataset",
-           subsampling={"FFProbeSubsampler": {"args": {}}}, filters=["video_metadata.duration >= 2.5"],
-           processes_count=1, thread_count=2, quiet=True)
+    run_here(url_list=f"{source}/*.tar", input_format="webdataset", output_folder=str(out), output_format="webdataset",
+             subsampling={"FFProbeSubsampler": {"args": {}}}, filters=["video_metadata.duration >= 2.5"])
     samples = read_webdataset(out)
     kept = {Path(sample_json(s)["url"]).stem for s in samples if "mp4" in s}
     assert kept == {"still", "testsrc2", "cut"}  # mandelbrot is 2 s long
