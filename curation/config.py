@@ -146,12 +146,12 @@ class Config(_Section):
     @model_validator(mode="after")
     def _subsamplers_known(self) -> Config:
         from curation.filters import parse_filters
-        from curation.metadata_only import check_metadata_only
+        from curation.metadata_only import check_outputs
         from subsamplers import validate_subsampling
 
         validate_subsampling(self.subsampling)
         parse_filters(self.filters)
-        check_metadata_only(self)
+        check_outputs(self)
         return self
 
     @property

@@ -20,6 +20,15 @@ if TYPE_CHECKING:
 MEDIA_SUBSAMPLERS = ("ResolutionSubsampler", "FrameSubsampler", "ClippingSubsampler", "AudioRateSubsampler")
 
 
+def check_outputs(config: Config) -> None:
+    """Config errors for outputs that could not be written as asked (checked before any work)."""
+    flow = config.subsampling.get("OpticalFlowSubsampler") or {}
+    if isinstance(flow, dict) and (flow.get("args") or {}).get("save_flow") and config.output_format not in ("webdataset", "files"):
+        raise ConfigError(f"config error: subsampling.OpticalFlowSubsampler.args.save_flow: <key>.npy members need "
+                          f"output_format webdataset or files, not {config.output_format}")
+    check_metadata_only(config)
+
+
 def check_metadata_only(config: Config) -> None:
     """Refuse a metadata-only config that asks for media changes or clips (keys would change)."""
     if config.writes_media:

@@ -88,6 +88,8 @@ def test_bad_flow_arguments_are_one_line_config_errors() -> None:
         config_for({"OpticalFlowSubsampler": {"args": {"dtype": "int8"}}})
     with pytest.raises(ConfigError, match=r"MotionScoreSubsampler\.args\.target_fps"):
         config_for({"MotionScoreSubsampler": {"args": {"target_fps": 0}}})
+    with pytest.raises(ConfigError, match=r"save_flow: <key>\.npy members need output_format webdataset or files, not parquet"):
+        config_for({"OpticalFlowSubsampler": {"args": {"save_flow": True}}}, output_format="parquet")
 
 
 def test_frame_reader_times_out_and_reports_undecodable_input(videos: dict[str, Path], tmp_path: Path) -> None:
