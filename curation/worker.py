@@ -200,7 +200,7 @@ class ShardProcessor:
         for record in result.records:
             meta = dict(base, status=SUCCESS, error_message=None)
             meta.update(record.meta)
-            dropped = self.filters.reason(meta) if self.filters else None
+            dropped = self.filters.reason(dict(meta, key=record.key)) if self.filters else None  # the json as written
             if dropped is not None:
                 stats.filtered += 1
                 stats.filter_drops[dropped] += 1
