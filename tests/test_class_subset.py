@@ -14,7 +14,7 @@ import pytest
 from curation.errors import ConfigError, UserError
 from subsamplers import build_subsamplers, validate_subsampling
 from subsamplers.class_subset import ClassSubsetSubsampler
-from tests.support.datasets import KINETICS_EMPTY, KINETICS_MISSING, make_kinetics
+from tests.support.datasets import KINETICS_EMPTY, KINETICS_MISSING, KINETICS_ROWS, make_kinetics
 
 
 def subset(table: pa.Table, folder: Path, **args: Any) -> pa.Table:
@@ -251,6 +251,8 @@ def subset_only_config(folder: Path) -> Path:
 
     config = yaml.safe_load((Path(__file__).resolve().parent.parent / "configs" / "nano_kinetics.yaml").read_text())
     config["subsampling"] = {"ClassSubsetSubsampler": config["subsampling"]["ClassSubsetSubsampler"]}
+    # one per class and split: the seeded choice among several usable rows is what must not vary
+    config["subsampling"]["ClassSubsetSubsampler"]["args"]["samples_per_class"] = 1
     config["storage"] = {"number_sample_per_shard": 4}
     path = folder / "subset_only.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -264,8 +266,6 @@ def written(out: Path) -> set[tuple[str, str, str, str, int]]:
 
 
 def shuffled_kinetics(tmp_path: Path) -> tuple[Path, Path, Path]:
-    from tests.support.datasets import KINETICS_ROWS
-
     csv_path, videos = make_kinetics(tmp_path / "k400")
     rows = list(KINETICS_ROWS)
     random.Random(11).shuffle(rows)
@@ -275,19 +275,20 @@ def shuffled_kinetics(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 def test_same_subset_with_one_and_two_processes_and_shuffled_rows(tmp_path: Path) -> None:
     from curation import curate
-    from tests.conftest import run_cli
+    from curation.cli import main as cli_main
 
     csv_path, shuffled, videos = shuffled_kinetics(tmp_path)
     config = subset_only_config(tmp_path)
     one = tmp_path / "one"
-    result = run_cli("run", "--url_list", str(csv_path), "--input_format", "kinetics", "--media_dir", str(videos),
-                     "--output_folder", str(one), "--config", str(config), "--processes_count", "1", "--quiet")
-    assert result.code == 0, result.stderr
+    # the command line, parsed in this process (the plan and the workers are still their own processes)
+    assert cli_main(["run", "--url_list", str(csv_path), "--input_format", "kinetics", "--media_dir", str(videos),
+                     "--output_folder", str(one), "--config", str(config), "--processes_count", "1", "--quiet"]) == 0
     two = tmp_path / "two"
     curate(url_list=str(shuffled), output_folder=str(two), input_format="kinetics", media_dir=str(videos),
            config=str(config), processes_count=2, quiet=True)
     assert written(one) == written(two)
-    assert len(written(one)) == 15  # every usable row: 17 listed, one missing, one empty
+    chosen = sorted((split, label) for _, _, label, split, _ in written(one))
+    assert chosen == sorted({(r[4], r[0]) for r in KINETICS_ROWS})  # N = 1 of every class in every split it has
     assert (one / "classes.json").read_bytes() == (two / "classes.json").read_bytes()
     report_one = read_json(one / "subset_report.json")
     assert report_one == read_json(two / "subset_report.json")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +15,6 @@ from curation.errors import UserError
 from curation.export import export_imagefolder, export_vjepa
 from tests.support.datasets import copy_media, make_imagenet, make_kinetics
 
-ROOT = Path(__file__).resolve().parent.parent
 CLASSES = {"abseiling": 0, "juggling, balls": 1, "massaging person's head": 2}
 
 
@@ -161,20 +159,15 @@ def test_cli_export_commands_and_one_line_errors(tmp_path: Path, capsys: pytest.
 # -- from real runs -------------------------------------------------------------------------------
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "curation", *args], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
-
-
-def test_vjepa_csv_from_a_real_nano_kinetics_run(tmp_path: Path) -> None:
+def test_vjepa_csv_from_a_real_nano_kinetics_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     csv_path, videos = make_kinetics(tmp_path / "k400")
     out = tmp_path / "nano"
-    proc = run_cli("run", "--url_list", str(csv_path), "--input_format", "kinetics", "--media_dir", str(videos),
-                   "--output_folder", str(out), "--config", "nano_kinetics", "--quiet")
-    assert proc.returncode == 0, proc.stderr
-    proc = run_cli("export", "vjepa", str(out))
-    assert proc.returncode == 0, proc.stderr
-    assert "fewer than 64 frames" in proc.stderr  # 2 s at 8 fps = 16 frames
+    # the command line, parsed in this process (the plan and the workers are still their own processes)
+    assert cli_main(["run", "--url_list", str(csv_path), "--input_format", "kinetics", "--media_dir", str(videos),
+                     "--output_folder", str(out), "--config", "nano_kinetics", "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli_main(["export", "vjepa", str(out)]) == 0
+    assert "fewer than 64 frames" in capsys.readouterr().err  # 2 s at 8 fps = 16 frames
     classes = json.loads((out / "classes.json").read_text(encoding="utf-8"))["classes"]
     labels_of = {p.stem: json.loads(p.read_text())["label"] for p in out.glob("0*/*.json")}
     paths = {split: out / f"vjepa_{split}.csv" for split in ("train", "val")}
