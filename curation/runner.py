@@ -114,8 +114,8 @@ def _run_locked(config: Config, folder: Path, quiet: bool | None) -> RunSummary:
     finally:
         progress.close()
     failed = [o.shard_id for o in outcomes if not o.ok]
-    if config.distribution.distributor != "slurm_worker":
-        shutil.rmtree(folder / "_tmp", ignore_errors=True)
+    if config.distribution.distributor != "slurm_worker":  # every worker has stopped: what a killed one left is stale
+        remove_stale_temps(folder)
     totals = summarize(read_all_stats(folder))
     summary = RunSummary(str(folder), len(plan.shard_ids), len(plan.shard_ids) - len(pending_shards(plan, folder)), failed, totals)
     if config.enable_wandb:
