@@ -60,8 +60,9 @@ def record_section(outputs: list[SampleOutput], fetched: Fetched) -> list[Sample
         meta = output.metadata
         if section:
             offset = float(section[0])
-            if isinstance(meta.get("clips"), list):
-                meta["clips"] = [_shift(span, offset) for span in meta["clips"]]
+            for name in ("clips", "clips_failed"):
+                if isinstance(meta.get(name), list):
+                    meta[name] = [_shift(span, offset) for span in meta[name]]
             for name in ("clips_clamped", "clips_dropped"):
                 for entry in meta.get(name) or []:
                     for field in ("clip", "to"):

@@ -161,9 +161,11 @@ def test_only_a_single_window_is_downloaded_as_a_section() -> None:
 def test_section_offset_is_shifted_for_the_chain_and_restored_in_the_json(tmp_path: Path) -> None:
     fetched = Fetched(path=tmp_path / "x.mp4", size=1, is_temp=True, meta={"section": [12.0, 15.0]})
     assert clips_in_download([[12.0, 15.0]], fetched, 3.0) == [[0.0, 3.0]]
-    out = SampleOutput(key="k_00000", metadata={"clips": [[0.0, 2.96]], "clips_clamped": [{"clip": [0.0, 3.0], "to": [0.0, 2.96]}]})
+    out = SampleOutput(key="k_00000", metadata={"clips": [[0.0, 2.96]], "clips_failed": [[1.0, 2.0]],
+                                                "clips_clamped": [{"clip": [0.0, 3.0], "to": [0.0, 2.96]}]})
     meta = record_section([out], fetched)[0].metadata
     assert meta["clips"] == [[12.0, 14.96]] and meta["download_section"] == [12.0, 15.0]
+    assert meta["clips_failed"] == [[13.0, 14.0]]
     assert meta["clips_clamped"] == [{"clip": [12.0, 15.0], "to": [12.0, 14.96]}]
     whole = Fetched(path=tmp_path / "x.mp4", size=1, is_temp=True, meta={"section": [12.0, 15.0]})
     assert clips_in_download([[12.0, 15.0]], whole, SOURCE_SECONDS) == [[12.0, 15.0]]  # yt-dlp ignored the range
