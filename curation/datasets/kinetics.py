@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import logging
 from pathlib import Path
+from urllib.parse import quote
 
 import pyarrow as pa
 
@@ -110,7 +111,7 @@ def load(source: str, media_dir: str | None = None, split: str | None = None) ->
                 cols["url"].append(str(_local_file(media, row_split, f"{name}.mp4")))
                 cols["clips"].append(None)
             else:
-                cols["url"].append(YOUTUBE + youtube_id)
+                cols["url"].append(YOUTUBE + quote(youtube_id, safe=""))  # a URL for yt-dlp's API: '-id' is never an option
                 cols["clips"].append([[float(start), float(end)]])
             cols["key"].append(safe_key(name))
             cols["label"].append(label if label not in (None, "") else None)
