@@ -174,6 +174,9 @@ def test_vjepa_csv_from_a_real_nano_kinetics_run(tmp_path: Path, capsys: pytest.
     check_vjepa(paths, classes, labels_of)
     assert sorted(set(read_vjepa(paths["train"])[1])) == list(range(len(classes)))
     assert any(Path(p).name.startswith("-0a1B2c3D4e_") for p in read_vjepa(paths["train"])[0])  # id starting with '-'
+    twice = {labels_of[Path(p).name.split(".", 1)[0]]: index for p, index in read_vjepa(paths["train"]).itertuples(index=False)
+             if Path(p).name.startswith("dupdupdup01_")}  # one id under two labels: two lines, two class indices
+    assert twice == {label: classes[label] for label in ("air drumming", "passing American football (in game)")}
     first = read_vjepa(paths["train"])[0][0]
     from tests.support.media import video_stream
 
