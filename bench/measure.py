@@ -32,6 +32,7 @@ class Measurement:
     timed_out: bool
     log: Path
     other_cores: float = 0.0  # mean CPU cores used by processes outside the tree (noise estimate)
+    peak_pss_mb: float = 0.0  # peak summed proportional set size: shared pages counted once
 
     def tail(self, lines: int = 15) -> str:
         """The last lines of the command's combined stdout/stderr, for error reports."""
@@ -42,19 +43,25 @@ class Measurement:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _tree_rss(root: psutil.Process) -> int:
-    """Summed RSS in bytes of ``root`` and all its live descendants (vanished ones are skipped)."""
-    total = 0
+def _tree_memory(root: psutil.Process) -> tuple[int, int]:
+    """Summed RSS and summed PSS in bytes of ``root`` and its live descendants (vanished ones skipped).
+
+    RSS counts a shared library once per process that maps it (ffmpeg's ~40 MB of codecs, pyarrow);
+    PSS splits shared pages among the processes sharing them, so its sum is the RAM the tree holds.
+    """
+    rss = pss = 0
     try:
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return 0, 0
     for proc in procs:
         try:
-            total += proc.memory_info().rss
+            full = proc.memory_full_info()
         except psutil.Error:
             continue
-    return total
+        rss += full.rss
+        pss += getattr(full, "pss", full.rss)
+    return rss, pss
 
 
 def _busy_seconds() -> float:
@@ -91,13 +98,14 @@ def run_measured(
             env=env, cwd=cwd, start_new_session=True,
         )
         root = psutil.Process(proc.pid)
-        peak = 0
+        peak = peak_pss = 0
         timed_out = False
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid == proc.pid:
                 break
-            peak = max(peak, _tree_rss(root))
+            rss, pss = _tree_memory(root)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             if time.monotonic() - start > timeout:
                 timed_out = True
                 _kill_tree(proc.pid)
@@ -115,6 +123,7 @@ def run_measured(
         cpu_s=cpu,
         other_cores=max(0.0, busy - cpu) / wall if wall > 0 else 0.0,
         peak_rss_mb=peak / 2**20,
+        peak_pss_mb=peak_pss / 2**20,
         returncode=proc.returncode,
         timed_out=timed_out,
         log=log,

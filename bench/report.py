@@ -21,6 +21,7 @@ class Row:
     wall_s: float | None = None
     cpu_s: float | None = None
     peak_rss_mb: float | None = None
+    peak_pss_mb: float | None = None
     video_s: float = 0.0
     outputs: int | None = None
     output_s: float | None = None
@@ -34,7 +35,7 @@ class Row:
     @classmethod
     def measured(cls, job: str, tool: str, m: Measurement, video_s: float) -> Row:
         note = "TIMEOUT" if m.timed_out else ""
-        return cls(job, tool, m.wall_s, m.cpu_s, m.peak_rss_mb, video_s, returncode=m.returncode,
+        return cls(job, tool, m.wall_s, m.cpu_s, m.peak_rss_mb, m.peak_pss_mb, video_s, returncode=m.returncode,
                    timed_out=m.timed_out, other_cores=m.other_cores, note=note)
 
     @property
@@ -61,12 +62,12 @@ def _by(rows: list[Row], job: str, tool: str) -> Row | None:
 
 def table_lines(rows: list[Row]) -> list[str]:
     """A markdown table of every row, then one of the ratios per job."""
-    head = ("| job | tool | wall s | CPU s | peak RSS MB | video-s / wall-s | outputs | output s | "
+    head = ("| job | tool | wall s | CPU s | peak RSS MB | peak PSS MB | video-s / wall-s | outputs | output s | "
             "output streams | rc | other load | note |")
-    lines = [head, "|" + "---|" * 12]
+    lines = [head, "|" + "---|" * 13]
     for r in rows:
         lines.append(
-            f"| {r.job} | {r.tool} | {_fmt(r.wall_s)} | {_fmt(r.cpu_s)} | {_fmt(r.peak_rss_mb, 0)} | "
+            f"| {r.job} | {r.tool} | {_fmt(r.wall_s)} | {_fmt(r.cpu_s)} | {_fmt(r.peak_rss_mb, 0)} | {_fmt(r.peak_pss_mb, 0)} | "
             f"{_fmt(r.speed, 2)} | {_fmt(r.outputs)} | {_fmt(r.output_s)} | {r.output_desc} | "
             f"{_fmt(r.returncode)} | {_fmt(r.other_cores, 2)} | {r.note} |"
         )
@@ -77,10 +78,10 @@ def table_lines(rows: list[Row]) -> list[str]:
             if a and b and a.wall_s and b.wall_s and a.returncode == 0 and b.returncode == 0:
                 ratios.append(
                     f"| {job} | {label} | {_ratio(a.wall_s, b.wall_s)} | {_ratio(a.cpu_s, b.cpu_s)} | "
-                    f"{_ratio(a.peak_rss_mb, b.peak_rss_mb)} |"
+                    f"{_ratio(a.peak_rss_mb, b.peak_rss_mb)} | {_ratio(a.peak_pss_mb, b.peak_pss_mb)} |"
                 )
     if ratios:
-        lines += ["", "| job | ratio | wall | CPU | peak RSS |", "|---|---|---|---|---|", *ratios]
+        lines += ["", "| job | ratio | wall | CPU | peak RSS | peak PSS |", "|---|---|---|---|---|---|", *ratios]
     return lines
 
 

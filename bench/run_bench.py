@@ -104,7 +104,7 @@ def record_run(ctx: Context, row: Row, log_hint: Path) -> None:
                             + " | ".join(t.strip()[:200] for t in tail))
     ctx.rows.append(row)
     print(f"  {row.tool:14s} wall {row.wall_s or 0:7.1f}s  cpu {row.cpu_s or 0:7.1f}s  "
-          f"rss {row.peak_rss_mb or 0:6.0f}MB  outputs {row.outputs}  rc {row.returncode} {row.note}", flush=True)
+          f"rss {row.peak_rss_mb or 0:6.0f}MB  pss {row.peak_pss_mb or 0:6.0f}MB  outputs {row.outputs}  rc {row.returncode} {row.note}", flush=True)
 
 
 def run_tool_into_tars(ctx: Context, job: str, tool: str, cmd: list[str], out: Path, video_s: float) -> Row:
@@ -437,6 +437,7 @@ def machine_header(args: argparse.Namespace, argv: list[str]) -> list[str]:
         f"git: {git_head()}",
         "video-s / wall-s: seconds of input video (job A, R) or of requested clips (job B) per wall second",
         "peak RSS: peak of the summed RSS of the whole process tree, sampled every 0.2 s",
+        "peak PSS: the same for PSS (shared library pages split among the processes that map them: the RAM the tree holds)",
         "other load: mean CPU cores busy OUTSIDE the measured tree during the run (noise; 2 = machine full)",
         "load average at start (1/5/15 min): " + " / ".join(f"{x:.1f}" for x in os.getloadavg()),
     ]

@@ -63,6 +63,20 @@ def bounded_ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: I
         yield pending.popleft().result()
 
 
+_shared_slots: threading.Semaphore | None = None
+
+
+def share_transcode_slots(count: int) -> None:
+    """Let every shard of this process draw its ffmpeg slots from one pool of ``count``.
+
+    Shards that run as threads of one worker process then lend each other their slots: when one
+    shard ends, the others transcode more samples at once, so the last shard of a run does not
+    leave cores idle while it works through its samples one by one.
+    """
+    global _shared_slots
+    _shared_slots = threading.Semaphore(count)
+
+
 class ShardProcessor:
     """Everything one shard needs, built once per shard attempt."""
 
@@ -77,7 +91,7 @@ class ShardProcessor:
         _, self.chain = build_subsamplers(config.subsampling)
         base_tmp = Path(config.tmp_dir) if config.tmp_dir else self.folder / "_tmp"
         self.tmp_root = base_tmp / f"{self.name}-{os.getpid()}-{threading.get_ident()}"
-        self.transcode_slots = threading.Semaphore(config.distribution.ffmpeg_concurrency)
+        self.transcode_slots = _shared_slots or threading.Semaphore(config.distribution.ffmpeg_concurrency)
         self.saved_columns = self._saved_columns()
         self.filters = Filters(config.filters)  # keep conditions on each output's json
         self.wds = _webdataset_input(config, self.plan.manifest, shard_id)  # reprocessing existing shards
