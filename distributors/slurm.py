@@ -30,6 +30,17 @@ from distributors.slurm_script import check_args, render
 SLURM_DIR = "_slurm"
 COMMAND_TIMEOUT = 60.0
 MAX_SQUEUE_ERRORS = 30
+SETTLE_TIME = 10.0
+
+# Job states after which an element does not run again on its own. Every other state (PENDING,
+# RUNNING, COMPLETING, CONFIGURING, SUSPENDED, REQUEUED, REQUEUE_FED, REQUEUE_HOLD, SPECIAL_EXIT,
+# RESIZING, SIGNALING, STAGE_OUT, STOPPED, or one this list does not know) means it may still write.
+# Even a terminal state is not trusted at once: a requeue (--signal, NODE_FAIL, PREEMPTED, or
+# `scontrol requeue` of a FAILED element) turns the same array task back to PENDING, so the driver
+# waits for every element to stay terminal for ``settle_time`` seconds before it gives up on a shard.
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
+                             "BOOT_FAIL", "DEADLINE", "PREEMPTED", "REVOKED"})
+RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "SIGNALING", "STAGE_OUT"})
 
 
 def _env_int(*names: str) -> int | None:
@@ -148,6 +159,16 @@ def next_submit_dir(folder: Path) -> Path:
     return path
 
 
+def array_task_ids(text: str) -> list[int]:
+    """The array task ids squeue shows after ``JOBID_``: ``3``, ``[0-4%2]``, ``[1,3-5]``."""
+    ids: list[int] = []
+    for part in text.strip("[]").split("%")[0].split(","):
+        first, _, last = part.partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            ids.extend(range(int(first), int(last or first) + 1))
+    return ids
+
+
 def element_log(submit_dir: Path, element: int) -> Path:
     return submit_dir / "logs" / f"element-{element}.log"
 
@@ -191,20 +212,33 @@ class SlurmDistributor(Distributor):
               f"script {script}, logs {submit_dir / 'logs'}", file=sys.stderr, flush=True)
         return submit_dir, groups
 
+    def queue_states(self) -> dict[int, str] | None:
+        """Element → job state for every record slurmctld still holds, terminal ones included
+        (``-t all``: a plain ``squeue -j`` hides FAILED/COMPLETED records, so an element between its
+        end and its requeue looked the same as one that is gone). ``None`` when squeue did not answer:
+        a busy or restarting slurmctld is waited out, the job keeps running meanwhile."""
+        done = slurm_command(["squeue", "-h", "-j", str(self.job_id), "-t", "all", "-o", "%i %T"])
+        if done.returncode != 0:
+            if "Invalid job id" in done.stderr:  # purged (MinJobAge) long after its end
+                self.squeue_errors = 0
+                return {}
+            self.squeue_errors += 1
+            if self.squeue_errors >= MAX_SQUEUE_ERRORS:
+                raise UserError(f"squeue -j {self.job_id} failed {self.squeue_errors} times in a row ({done.stderr.strip()}); "
+                                f"the job may still be running: check it with squeue, or scancel {self.job_id}")
+            return None
+        self.squeue_errors = 0
+        states: dict[int, str] = {}
+        for line in done.stdout.splitlines():
+            ident, _, state = line.strip().partition(" ")
+            for element in array_task_ids(ident.partition("_")[2]):
+                states[element] = state.strip()
+        return states
+
     def job_active(self) -> bool:
-        """True while any element of the array is pending or running (squeue). A busy or restarting
-        slurmctld is waited out: the job keeps running, so the driver keeps watching it."""
-        done = slurm_command(["squeue", "-h", "-j", str(self.job_id), "-o", "%T"])
-        if done.returncode == 0:
-            self.squeue_errors = 0
-            return bool(done.stdout.strip())
-        if "Invalid job id" in done.stderr:
-            return False
-        self.squeue_errors += 1
-        if self.squeue_errors >= MAX_SQUEUE_ERRORS:
-            raise UserError(f"squeue -j {self.job_id} failed {self.squeue_errors} times in a row ({done.stderr.strip()}); "
-                            f"the job may still be running: check it with squeue, or scancel {self.job_id}")
-        return True
+        """True while any element of the array may still run (see TERMINAL_STATES)."""
+        states = self.queue_states()
+        return states is None or any(s not in TERMINAL_STATES for s in states.values())
 
     def cancel(self, why: str) -> None:
         """scancel, then wait (bounded) until no element can still write into the output folder."""
@@ -218,14 +252,29 @@ class SlurmDistributor(Distributor):
             time.sleep(0.5)
 
     def element_states(self) -> dict[int, str]:
-        """Best effort, without accounting: element → 'STATE exit X:Y' from scontrol (if still known)."""
+        """Best effort, without accounting: element → 'STATE exit X:Y, ...' from scontrol (if still known)."""
         done = slurm_command(["scontrol", "-o", "show", "job", str(self.job_id)])
         states: dict[int, str] = {}
         for line in done.stdout.splitlines():
             fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
             if fields.get("ArrayTaskId", "").isdigit():
-                states[int(fields["ArrayTaskId"])] = f"{fields.get('JobState', '?')} exit {fields.get('ExitCode', '?')}"
+                text = f"{fields.get('JobState', '?')} exit {fields.get('ExitCode', '?')}"
+                if fields.get("Reason", "None") != "None":
+                    text += f", reason {fields['Reason']}"
+                if fields.get("Restarts", "0") not in ("0", ""):
+                    text += f", restarts {fields['Restarts']}"
+                states[int(fields["ArrayTaskId"])] = text
         return states
+
+    def note_changes(self, before: dict[int, str], now: dict[int, str]) -> None:
+        """Say when an element goes back to the queue (requeued near its time limit, after a node
+        failure or preemption, or by hand): the driver keeps waiting for it."""
+        for element, state in sorted(now.items()):
+            old = before.get(element)
+            if old is not None and old != state and state not in TERMINAL_STATES and state not in RUNNING_STATES \
+                    and (old in RUNNING_STATES or old in TERMINAL_STATES):
+                print(f"curate: array element {element} of job {self.job_id} requeued ({old} -> {state}); waiting for it",
+                      file=sys.stderr, flush=True)
 
     def run(self, shard_ids: list[int], on_outcome: OnOutcome) -> list[ShardOutcome]:
         plan = load_plan(self.folder)
@@ -243,12 +292,26 @@ class SlurmDistributor(Distributor):
                     outcomes[shard] = ShardOutcome(shard, True, read_json(done))
                     on_outcome(outcomes[shard])
 
+        settle = float(self.args.get("settle_time", SETTLE_TIME))
+        seen: dict[int, str] = {}
+        ended_since: float | None = None  # since when every element has been in a terminal state
         try:
             while True:
                 collect()
-                if not self.job_active():
+                states = self.queue_states()
+                if states is not None:
+                    self.note_changes(seen, states)
+                    seen.update(states)
+                if states is not None and all(s in TERMINAL_STATES for s in states.values()):
                     collect()
-                    break
+                    now = time.monotonic()
+                    ended_since = now if ended_since is None else ended_since
+                    # the stats files are the ground truth: with every shard done there is nothing to
+                    # wait for; otherwise an element that looks ended may still be requeued
+                    if len(outcomes) == len(shard_ids) or now - ended_since >= settle:
+                        break
+                else:
+                    ended_since = None
                 if deadline is not None and time.monotonic() > deadline:
                     ended = f"timed out after {timeout} s"
                     self.cancel(ended)

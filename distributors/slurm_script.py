@@ -30,7 +30,7 @@ SBATCH_OPTIONS = {
     "gpus": "--gpus",
     "constraint": "--constraint",
 }
-DRIVER_KEYS = {"max_parallel", "shards_per_element", "requeue_before", "extra_sbatch", "poll_interval",
+DRIVER_KEYS = {"max_parallel", "shards_per_element", "requeue_before", "extra_sbatch", "poll_interval", "settle_time",
                "timeout", "job_name", "srun"}
 
 

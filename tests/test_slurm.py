@@ -25,7 +25,7 @@ from tests.support.engines import base_config, break_shard, output_fingerprint
 pytest_plugins = ["tests.conftest_engines"]
 pytestmark = pytest.mark.slurm
 
-FAST = {"poll_interval": 0.3, "shards_per_element": 1, "cpus_per_task": 1}
+FAST = {"poll_interval": 0.3, "shards_per_element": 1, "cpus_per_task": 1, "settle_time": 2}
 
 
 def test_share_is_a_partition() -> None:
@@ -211,6 +211,50 @@ def test_failing_array_element_is_reported_with_its_log(slurm: Any, engine_input
     assert os.path.islink(out / "00001.tar")
 
 
+def test_failed_element_requeued_by_hand_is_waited_for(
+    slurm: Any, engine_input: Path, reference_output: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An element that ended FAILED is not final while it can still come back: requeued by hand
+    (`scontrol requeue`, as Slurm does itself after a node failure or preemption) it goes back to
+    PENDING, and the driver waits for it instead of reporting its shard failed; the rerun's output
+    is the reference."""
+    from curation.runner import run
+
+    out = break_shard(tmp_path / "out", "00001")
+    config = base_config(engine_input, out, distributor="slurm", distributor_args=dict(FAST, settle_time=30))
+    result: dict[str, Any] = {}
+
+    def drive() -> None:
+        try:
+            result["summary"] = run(config, quiet=True)
+        except Exception as exc:  # surfaced by the assertions below
+            result["error"] = exc
+
+    def jobs() -> dict[str, str]:
+        return dict(line.split() for line in slurm.squeue_all().splitlines())  # "7_1" -> "FAILED"
+
+    earlier = {task.split("_")[0] for task in jobs()}  # the cluster is shared by the session's tests
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    _wait_for(lambda: any(t.endswith("_1") and t.split("_")[0] not in earlier and s == "FAILED" for t, s in jobs().items()),
+              90, "element 1 to fail")
+    job = next(t.split("_")[0] for t in jobs() if t.split("_")[0] not in earlier)
+    _wait_for(lambda: [jobs().get(f"{job}_{i}") for i in range(3)] == ["COMPLETED", "FAILED", "COMPLETED"], 90,
+              "every element to end")
+    time.sleep(1.5)  # the whole array looks ended for many polls: a driver without settle_time gives up here
+    (out / "00001.tar").unlink()  # what broke the shard is mended
+    requeue = subprocess.run(["scontrol", "requeue", f"{job}_1"], capture_output=True, text=True, timeout=30, env=slurm.env)
+    assert requeue.returncode == 0, requeue.stderr
+    _start_requeued_now(slurm, f"{job}_1")
+    driver.join(120)
+    assert not driver.is_alive() and "error" not in result, result
+    assert result["summary"].shards_done == 3
+    assert output_fingerprint(out) == reference_output
+    assert f"array element 1 of job {job} requeued (FAILED -> PENDING)" in capsys.readouterr().err
+    log = (out / "_slurm" / "submit-001" / "logs" / "element-1.log").read_text()
+    assert "symbolic link" in log and "(restart 1)" in log
+
+
 def test_timeout_cancels_the_job_and_fails(slurm: Any, gated: GatedServer, engine_input: Path, tmp_path: Path) -> None:
     from curation.runner import ShardsFailedError, run
 
@@ -225,9 +269,20 @@ def test_timeout_cancels_the_job_and_fails(slurm: Any, gated: GatedServer, engin
     assert not (out / "00000_stats.json").exists()
 
 
-@pytest.mark.xfail(strict=False, reason="requeue race: the driver can see the requeued element as FAILED; see issue note")
+def _start_requeued_now(slurm: Any, task: str) -> None:
+    """Make a requeued array task eligible at once instead of after Slurm's requeue delay.
+
+    Slurm delays a requeued job (BeginTime = now + about 2 min) because slurmd refuses to launch a
+    job whose credential it revoked when it killed the last run, comparing whole seconds: a restart
+    in the same second as that kill fails at launch ("Job credential revoked", exit 1:0, FAILED),
+    which is what made this test flaky. So wait past that second before starting it now."""
+    time.sleep(1.2)
+    subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], capture_output=True, timeout=30,
+                   env=slurm.env, check=True)
+
+
 def test_near_time_limit_element_requeues_and_skips_its_finished_shard(
-    slurm: Any, gated: GatedServer, engine_input: Path, tmp_path: Path,
+    slurm: Any, gated: GatedServer, engine_input: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The USR1 that --signal sends near the time limit makes the element requeue itself; on restart
     it skips the shard it had finished and completes the other; the driver waits through the requeue."""
@@ -255,12 +310,12 @@ def test_near_time_limit_element_requeues_and_skips_its_finished_shard(
     assert signal_done.returncode == 0, signal_done.stderr
     log = out / "_slurm" / "submit-001" / "logs" / "element-0.log"
     _wait_for(lambda: "PENDING" in slurm.squeue(), 30, "the element to be requeued")
-    # a requeued job waits before it is eligible again; let it start now
-    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True, timeout=30, env=slurm.env, check=True)
+    _start_requeued_now(slurm, job)
     gated.release()
     driver.join(120)
     assert not driver.is_alive() and "error" not in result, result
     assert result["summary"].shards_done == 2
+    assert f"array element 0 of job {job.split('_')[0]} requeued (" in capsys.readouterr().err
     text = log.read_text()
     assert "time limit near, requeueing element 0" in text and "(restart 1)" in text
     assert "shards [0] already finished, skipped" in text

@@ -44,6 +44,10 @@ class SlurmCluster:
     def squeue(self) -> str:
         return _run(["squeue", "-h", "-o", "%i %T"], self.env).stdout.strip()
 
+    def squeue_all(self) -> str:
+        """Ended jobs too (slurmctld keeps them MinJobAge seconds)."""
+        return _run(["squeue", "-h", "-t", "all", "-o", "%i %T"], self.env).stdout.strip()
+
 
 def _write_conf(root: Path, socket_path: Path) -> Path:
     memory_mb = 4096
