@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import zlib
 from pathlib import Path
 from typing import Any
 
+# Slurm ids that tell apart tasks on a shared filesystem (same pid on two nodes is common)
+_SLURM_IDS = ("SLURM_JOB_ID", "SLURM_STEP_ID", "SLURM_PROCID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID")
+
+
+def process_token(host: str | None = None, pid: int | None = None) -> str:
+    """Digits naming this process among every machine writing into a shared output folder: the pid,
+    then a 10-digit checksum of the host name and the Slurm job/step/task ids. Digits only, so the
+    ``.tmp-<digits>`` patterns that find a killed run's temp files still match."""
+    pid = os.getpid() if pid is None else pid
+    where = ":".join([host if host is not None else socket.gethostname(), *(os.environ.get(n, "") for n in _SLURM_IDS)])
+    return f"{pid}{zlib.crc32(where.encode()):010d}"
+
 
 def temp_name(path: Path) -> Path:
-    """Where a file is written before it is renamed into place (never mistaken for the final file)."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """Where a file is written before it is renamed into place (never mistaken for the final file),
+    unique per process and host: two tasks on different nodes never share a temp file."""
+    return path.with_name(f".{path.name}.tmp-{process_token()}")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -39,6 +39,33 @@ def test_share_is_a_partition() -> None:
     assert share([3, 5, 8], 1, 4) == [5]
 
 
+def test_temp_names_are_unique_per_host_and_still_cleaned_up(tmp_path: Path) -> None:
+    """Two tasks on different nodes may have the same pid: the temp name carries the host (and the
+    Slurm ids) too, and stays what resume, overwrite and a restarted element recognise and remove."""
+    from curation.fsutil import process_token, temp_name
+    from curation.run_state import _TEMP
+    from curation.runner import _OUR_ENTRY
+    from distributors.slurm import remove_shard_temps
+
+    assert process_token("node1", 4242) != process_token("node2", 4242)
+    assert process_token("node1", 4242).startswith("4242") and process_token("node1", 4242).isdigit()
+    mine, other = temp_name(tmp_path / "00001.tar"), temp_name(tmp_path / "00002_stats.json")
+    assert str(os.getpid()) in mine.name and _TEMP.match(mine.name) and _OUR_ENTRY.match(mine.name)
+    mine.write_bytes(b"partial")
+    other.write_bytes(b"{")
+    remove_shard_temps(tmp_path, ["00001"])
+    assert not mine.exists() and other.exists()
+
+
+def test_array_task_ids_as_squeue_prints_them() -> None:
+    from distributors.slurm import array_task_ids
+
+    assert array_task_ids("3") == [3]
+    assert array_task_ids("[0-4%2]") == [0, 1, 2, 3, 4]
+    assert array_task_ids("[1,3-5]") == [1, 3, 4, 5]
+    assert array_task_ids("") == []
+
+
 def test_sbatch_script_writes_only_given_options(tmp_path: Path) -> None:
     from curation.errors import ConfigError
     from distributors.slurm_script import check_args, render
