@@ -223,6 +223,48 @@ def test_ctrl_c_cancels_and_resubmit_skips_finished_shards(slurm: Any, engine_in
     assert {name: (out / name).stat().st_mtime_ns for name in tars} == tars
 
 
+def test_scancel_from_outside_then_resubmit_skips_finished_shards(slurm: Any, engine_input: Path, gated: GatedServer, tmp_path: Path) -> None:
+    """The job is killed with scancel while the driver watches: the driver reports the shard left
+    undone with the cancelled element and its log, and exits non-zero; running again redoes only it."""
+    from curation.runner import ShardsFailedError, run
+
+    media = sorted((engine_input.parent / "media").glob("*.mp4"))
+    urls = [str(media[0]), str(media[1]), gated.url(media[2].name), str(media[3]), str(media[4]), str(media[5])]
+    table = tmp_path / "mixed.csv"
+    table.write_text("url\n" + "".join(f"{u}\n" for u in urls), encoding="utf-8")
+    out = tmp_path / "out"
+    config = base_config(table, out, distributor="slurm", distributor_args=FAST)
+    earlier = {line.split("_")[0] for line in slurm.squeue_all().splitlines()}
+    result: dict[str, Any] = {}
+
+    def drive() -> None:
+        try:
+            result["summary"] = run(config, quiet=True)
+        except Exception as exc:  # surfaced by the assertions below
+            result["error"] = exc
+
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    _wait_for(lambda: (out / "00000_stats.json").exists() and (out / "00002_stats.json").exists(), 90, "shards 0 and 2")
+    job = next(j for j in (line.split("_")[0] for line in slurm.squeue_all().splitlines()) if j not in earlier)
+    cancel = subprocess.run(["scancel", job], capture_output=True, text=True, timeout=30, env=slurm.env)
+    assert cancel.returncode == 0, cancel.stderr
+    driver.join(90)
+    assert not driver.is_alive()
+    failure = result.get("error")
+    assert isinstance(failure, ShardsFailedError), result
+    log = out / "_slurm" / "submit-001" / "logs" / "element-1.log"
+    assert f"array element 1 of job {job} (CANCELLED" in str(failure) and f"log: {log}" in str(failure)
+    assert not (out / "00001_stats.json").exists()
+    before = {name: (out / name).stat().st_mtime_ns for name in ("00000.tar", "00000_stats.json", "00002.tar", "00002_stats.json")}
+
+    gated.release()
+    summary = run(config, quiet=True)
+    assert summary.shards_done == 3 and summary.totals["successes"] == 6
+    assert json.loads((out / "_slurm" / "submit-002" / "shards.json").read_text()) == {"groups": [[1]]}
+    assert {name: (out / name).stat().st_mtime_ns for name in before} == before
+
+
 def test_failing_array_element_is_reported_with_its_log(slurm: Any, engine_input: Path, tmp_path: Path) -> None:
     from curation.runner import ShardsFailedError, run
 
