@@ -111,6 +111,22 @@ def test_slurm_array_matches_multiprocessing(
     assert [r["shard"] for r in logged.history if "shard" in r] == ["00000", "00001", "00002"]
 
 
+def test_array_element_with_two_srun_tasks_splits_its_group(
+    slurm: Any, engine_input: Path, reference_output: dict[str, Any], tmp_path: Path,
+) -> None:
+    """ntasks > 1: the element starts its tasks with srun and they split its group by SLURM_PROCID."""
+    from curation.runner import run
+
+    out = tmp_path / "out"
+    args = dict(FAST, shards_per_element=3, ntasks=2)
+    summary = run(base_config(engine_input, out, distributor="slurm", distributor_args=args), quiet=True)
+    assert summary.shards_done == 3
+    assert output_fingerprint(out) == reference_output
+    log = (out / "_slurm" / "submit-001" / "logs" / "element-0.log").read_text()
+    assert "element 0: shards [0, 2]" in log and "element 0: shards [1]" in log
+    assert all(json.loads(p.read_text())["attempt"] == 1 for p in out.glob("*_stats.json"))
+
+
 def test_srun_worker_tasks_split_the_shards(slurm: Any, engine_input: Path, reference_output: dict[str, Any], tmp_path: Path) -> None:
     """`srun -n 2 curate run ...` (worker mode detected from the step): each shard done once, by its owner."""
     out = tmp_path / "out"
