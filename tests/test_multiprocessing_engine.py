@@ -30,9 +30,12 @@ def _job(media: Path, tmp_path: Path, distribution: dict) -> list[str]:
 
 
 def _python_workers(root: psutil.Process) -> list[psutil.Process]:
-    """Spawned Python children of the driver (the planner, then the shard workers)."""
+    """Spawned Python children of the driver (the planner, then the shard workers).
+
+    Direct children only: a worker's child between fork and exec still shows the worker's cmdline.
+    """
     found = []
-    for proc in root.children(recursive=True):
+    for proc in root.children():
         try:
             if "multiprocessing.spawn" in " ".join(proc.cmdline()):
                 found.append(proc)
