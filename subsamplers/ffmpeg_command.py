@@ -77,10 +77,12 @@ def _input_components(plan: TranscodePlan) -> set[str]:
 def video_options(plan: TranscodePlan) -> dict[str, Any]:
     enc = plan.config.encoding
     opts: dict[str, Any] = {"c:v": enc.video_codec}
-    for name in ("crf", "preset", "pix_fmt", "threads"):
+    for name in ("crf", "preset", "pix_fmt"):
         value = getattr(enc, name)
         if value is not None:
             opts[name] = value
+    if plan.config.ffmpeg_threads is not None:
+        opts["threads"] = plan.config.ffmpeg_threads
     if plan.keyframes_only:
         opts["fps_mode"] = "vfr"  # keyframes come at irregular times: never invent frames
     return opts
@@ -148,7 +150,19 @@ def compile_plan(plan: TranscodePlan) -> Job:
 def finish(outputs: list[Any], planned: list[PlannedOutput], plan: TranscodePlan) -> Job:
     merged = ffmpeg.merge_outputs(*outputs)
     argv = merged.global_args("-hide_banner", "-nostdin", "-loglevel", "error").overwrite_output().compile()
-    return Job(argv, planned, _input_components(plan))
+    return Job(_with_threads(argv, plan.config.ffmpeg_threads), planned, _input_components(plan))
+
+
+def _with_threads(argv: list[str], threads: int | None) -> list[str]:
+    """Apply the thread count to decoders (an input option: before each -i) and filter graphs too."""
+    if threads is None:
+        return argv
+    out = [argv[0], "-filter_threads", str(threads)]
+    for arg in argv[1:]:
+        if arg == "-i":
+            out += ["-threads", str(threads)]
+        out.append(arg)
+    return out
 
 
 def clip_metadata(plan: TranscodePlan, span: Span) -> dict[str, Any]:

@@ -278,3 +278,23 @@ def test_shared_encoder_with_default_codec_settings_keeps_audio_and_rate(tmp_pat
         assert float(audio["start_time"]) == pytest.approx(0.0, abs=0.03)
         assert float(video["start_time"]) == pytest.approx(0.0, abs=0.005)
         assert float(audio["duration"]) == pytest.approx(end - start, abs=0.07)
+
+
+def _launch_threads(log: Path) -> list[str]:
+    words = _launches(log)[-1].split()
+    return [f"{words[i]} {words[i + 1]}" for i, w in enumerate(words[:-1]) if w in ("-threads", "-filter_threads")]
+
+
+def test_one_thread_per_ffmpeg_when_the_run_fills_every_core(sources, ffmpeg_log, tmp_path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    busy = {"processes_count": cores, "thread_count": 1}
+    outs = run_chain(sources[0], CHAIN, tmp_path / "busy", clips=SPANS, distribution=busy)
+    assert len(outs) == 2 and streams(outs[0].media["mp4"], "video")[0]["height"] == 112
+    # decoder (before -i), filter graph and encoder each on one thread: the parallelism is the shards'
+    assert _launch_threads(ffmpeg_log) == ["-filter_threads 1", "-threads 1", "-threads 1"]
+    run_chain(sources[0], CHAIN, tmp_path / "explicit", clips=SPANS, distribution=busy,
+              encoding={"crf": 40, "preset": "ultrafast", "threads": 0})
+    assert _launch_threads(ffmpeg_log) == ["-filter_threads 0", "-threads 0", "-threads 0"], "an explicit count wins"
+    if cores > 1:
+        run_chain(sources[0], CHAIN, tmp_path / "alone", clips=SPANS, distribution={"processes_count": 1})
+        assert _launch_threads(ffmpeg_log) == [], "one transcode on a many-core machine keeps ffmpeg's threading"
