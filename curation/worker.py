@@ -9,7 +9,6 @@ depend on timing. The stats file is written last: it is the shard's only "done" 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 from collections import deque
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 
 from curation.config import Config
 from curation.filters import Filters
-from curation.fsutil import read_json
+from curation.fsutil import process_token, read_json
 from curation.metadata_only import metadata_transform
 from curation.plan import DATASET_FORMATS, KEY_COLUMN, load_plan
 from curation.previous import PreviousShard
@@ -90,7 +89,8 @@ class ShardProcessor:
         self.attempt = attempt
         _, self.chain = build_subsamplers(config.subsampling)
         base_tmp = Path(config.tmp_dir) if config.tmp_dir else self.folder / "_tmp"
-        self.tmp_root = base_tmp / f"{self.name}-{os.getpid()}-{threading.get_ident()}"
+        # unique per host, Slurm task, process and thread: srun tasks on two nodes may share a pid
+        self.tmp_root = base_tmp / f"{self.name}-{process_token()}-{threading.get_ident()}"
         self.transcode_slots = _shared_slots or threading.Semaphore(config.distribution.ffmpeg_concurrency)
         self.saved_columns = self._saved_columns()
         self.filters = Filters(config.filters)  # keep conditions on each output's json
