@@ -100,3 +100,20 @@ def test_killed_worker_costs_only_its_shards_and_the_run_still_finishes(media: P
     samples = read_webdataset(out)
     assert len(samples) == 16 and len({s["__key__"] for s in samples}) == 16, "nothing lost, nothing written twice"
     assert not list(out.glob(".*tmp-*"))
+
+
+def test_workers_build_arrow_tables_without_loading_pandas() -> None:
+    """pyarrow would import pandas (~40 MB per worker) on the first list it converts."""
+    script = (
+        "import sys\n"
+        "from curation.arrowutil import arrow_without_pandas, rows_to_table\n"
+        "arrow_without_pandas()\n"
+        "table = rows_to_table([{'key': 'a', 'n': 1}, {'key': 'b', 'n': [1, 2]}])\n"
+        "assert table.column('n').to_pylist() == ['1', '[1, 2]'], table\n"
+        "assert 'pandas' not in sys.modules\n"
+        "import pandas\n"
+        "print('ok', pandas.__name__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok pandas", proc.stderr
