@@ -28,7 +28,7 @@ from curation.config import Config
 from curation.errors import TableError
 from curation.fsutil import temp_name
 from curation.keys import safe_key
-from curation.plan import KEY_COLUMN, PLAN_DIR, InputSource
+from curation.plan import IPC_OPTIONS, KEY_COLUMN, PLAN_DIR, InputSource
 from curation.wds_input import (
     HEADER_READ,
     Member,
@@ -300,7 +300,7 @@ def _write_ipc(table: pa.Table, path: Path) -> None:
     tmp = temp_name(path)
     table = table.append_column(KEY_COLUMN, table["key"]).combine_chunks()
     batches = table.to_batches() or [pa.RecordBatch.from_arrays([pa.array([], f.type) for f in table.schema], schema=table.schema)]
-    with pa.ipc.new_file(str(tmp), table.schema) as writer:
+    with pa.ipc.new_file(str(tmp), table.schema, options=IPC_OPTIONS) as writer:
         writer.write_batch(batches[0] if len(batches) == 1 else pa.Table.from_batches(batches).combine_chunks().to_batches()[0])
     os.replace(tmp, path)
 
