@@ -33,6 +33,7 @@ class Measurement:
     log: Path
     other_cores: float = 0.0  # mean CPU cores used by processes outside the tree (noise estimate)
     peak_pss_mb: float = 0.0  # peak summed proportional set size: shared pages counted once
+    peak_parts: str = ""  # the processes at the RSS peak, e.g. "python 36+120, ffmpeg 92+93" (MB each)
 
     def tail(self, lines: int = 15) -> str:
         """The last lines of the command's combined stdout/stderr, for error reports."""
@@ -43,25 +44,37 @@ class Measurement:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _tree_memory(root: psutil.Process) -> tuple[int, int]:
-    """Summed RSS and summed PSS in bytes of ``root`` and its live descendants (vanished ones skipped).
+def _tree_memory(root: psutil.Process) -> tuple[int, int, list[tuple[str, int]]]:
+    """Summed RSS and summed PSS in bytes of ``root`` and its live descendants (vanished ones skipped),
+    and each process's name and RSS.
 
     RSS counts a shared library once per process that maps it (ffmpeg's ~40 MB of codecs, pyarrow);
     PSS splits shared pages among the processes sharing them, so its sum is the RAM the tree holds.
     """
     rss = pss = 0
+    parts: list[tuple[str, int]] = []
     try:
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0, 0
+        return 0, 0, parts
     for proc in procs:
         try:
             full = proc.memory_full_info()
+            name = proc.name()
         except psutil.Error:
             continue
         rss += full.rss
         pss += getattr(full, "pss", full.rss)
-    return rss, pss
+        parts.append((name, full.rss))
+    return rss, pss, parts
+
+
+def describe_parts(parts: list[tuple[str, int]]) -> str:
+    """``[("python3", 36e6), ("ffmpeg", 92e6), ("python3", 120e6)]`` → ``"ffmpeg 92, python3 36+120"``."""
+    by_name: dict[str, list[int]] = {}
+    for name, rss in parts:
+        by_name.setdefault(name, []).append(round(rss / 2**20))
+    return ", ".join(f"{name} {'+'.join(map(str, sizes))}" for name, sizes in sorted(by_name.items()))
 
 
 def _busy_seconds() -> float:
@@ -99,13 +112,16 @@ def run_measured(
         )
         root = psutil.Process(proc.pid)
         peak = peak_pss = 0
+        peak_parts: list[tuple[str, int]] = []
         timed_out = False
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid == proc.pid:
                 break
-            rss, pss = _tree_memory(root)
-            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
+            rss, pss, parts = _tree_memory(root)
+            if rss > peak:
+                peak, peak_parts = rss, parts
+            peak_pss = max(peak_pss, pss)
             if time.monotonic() - start > timeout:
                 timed_out = True
                 _kill_tree(proc.pid)
@@ -124,6 +140,7 @@ def run_measured(
         other_cores=max(0.0, busy - cpu) / wall if wall > 0 else 0.0,
         peak_rss_mb=peak / 2**20,
         peak_pss_mb=peak_pss / 2**20,
+        peak_parts=describe_parts(peak_parts),
         returncode=proc.returncode,
         timed_out=timed_out,
         log=log,

@@ -30,13 +30,14 @@ class Row:
     timed_out: bool = False
     other_cores: float | None = None
     note: str = ""
+    peak_parts: str = ""  # the processes at the RSS peak (MB each)
     summary: Any = field(default=None, repr=False, compare=False)  # outputs.MediaSummary, not saved
 
     @classmethod
     def measured(cls, job: str, tool: str, m: Measurement, video_s: float) -> Row:
         note = "TIMEOUT" if m.timed_out else ""
         return cls(job, tool, m.wall_s, m.cpu_s, m.peak_rss_mb, m.peak_pss_mb, video_s, returncode=m.returncode,
-                   timed_out=m.timed_out, other_cores=m.other_cores, note=note)
+                   timed_out=m.timed_out, other_cores=m.other_cores, note=note, peak_parts=m.peak_parts)
 
     @property
     def speed(self) -> float | None:

@@ -105,6 +105,8 @@ def record_run(ctx: Context, row: Row, log_hint: Path) -> None:
     ctx.rows.append(row)
     print(f"  {row.tool:14s} wall {row.wall_s or 0:7.1f}s  cpu {row.cpu_s or 0:7.1f}s  "
           f"rss {row.peak_rss_mb or 0:6.0f}MB  pss {row.peak_pss_mb or 0:6.0f}MB  outputs {row.outputs}  rc {row.returncode} {row.note}", flush=True)
+    if row.peak_parts:
+        print(f"  {'':14s} at the RSS peak (MB): {row.peak_parts}", flush=True)
 
 
 def run_tool_into_tars(ctx: Context, job: str, tool: str, cmd: list[str], out: Path, video_s: float) -> Row:
