@@ -1,17 +1,23 @@
 """Planning in a short-lived child process.
 
-Planning reads whole input tables with pyarrow; the driver then only waits on workers, for hours.
-Running the planner in its own process means pyarrow and the planning buffers leave with it, and
-the long-lived driver stays at the size of a plain Python process with the config loaded.
+Planning reads whole input tables with pyarrow; the driver then waits on shards, for hours.
+Running the planner in its own process means the planning buffers (and, for a driver that only
+waits on worker processes, pyarrow itself) leave with it.
+
+The child is a plain ``python -m curation.plan_process`` started with ``subprocess``, not a
+multiprocessing ``spawn``: a spawn also starts multiprocessing's resource tracker, a third Python
+process (~13 MB) that would live as long as the run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import os
 import pickle
-from multiprocessing.connection import Connection
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 from curation.config import Config
 from curation.manifest import Plan
@@ -21,46 +27,57 @@ class PlanningProcessError(RuntimeError):
     """The planning process died without an answer (killed, out of memory)."""
 
 
-def _plan_child(config: Config, answer: Connection) -> None:
-    from curation.lifecycle import die_with_parent
+def _reply_for(config: Config) -> tuple[str, Any]:
     from curation.plan import make_plan
 
-    die_with_parent()
     try:
-        reply: tuple[str, object] = ("ok", make_plan(config).manifest)
+        return "ok", make_plan(config).manifest
     except Exception as exc:  # sent back and raised again in the driver, same type and message
-        reply = ("error", exc)
         try:
             pickle.dumps(exc)
         except Exception:
-            reply = ("error", RuntimeError(f"{type(exc).__name__}: {exc}"))
-    answer.send(reply)
-    answer.close()
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        return "error", exc
+
+
+def _child_main() -> None:
+    """Read the pickled config on stdin, plan, write the pickled reply on stdout."""
+    from curation.lifecycle import die_with_parent
+
+    die_with_parent()
+    config = pickle.load(sys.stdin.buffer)
+    reply = _reply_for(config)
+    with os.fdopen(os.dup(sys.stdout.fileno()), "wb") as out:
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a print() while planning must not corrupt the reply
+        pickle.dump(reply, out)
 
 
 def plan_in_child(config: Config) -> Plan:
-    """``make_plan(config)`` run in a spawned process; its errors are raised here unchanged."""
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_plan_child, args=(config, sender), name="curate-plan")
-    process.start()
-    sender.close()
+    """``make_plan(config)`` run in a child process; its errors are raised here unchanged."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))  # the child imports what we import
+    process = subprocess.Popen([sys.executable, "-m", "curation.plan_process"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, env=env)
     try:
-        try:
-            status, payload = receiver.recv()
-        except EOFError:
-            process.join(timeout=5)
-            raise PlanningProcessError(f"planning process died (exit code {process.exitcode})") from None
+        assert process.stdin is not None and process.stdout is not None
+        with contextlib.suppress(BrokenPipeError):  # a child that died at once answers nothing, below
+            process.stdin.write(pickle.dumps(config))
+            process.stdin.close()
+        answer = process.stdout.read()
+        process.wait()
     finally:
-        receiver.close()
-        if process.is_alive():
-            process.join(timeout=5)
-        if process.is_alive():  # interrupted while planning: nothing it writes is final until the manifest
+        if process.poll() is None:  # interrupted while planning: nothing it writes is final until the manifest
             with contextlib.suppress(OSError):
                 process.kill()
-            process.join(timeout=5)
+            process.wait(timeout=5)
+    if not answer:
+        raise PlanningProcessError(f"planning process died (exit code {process.returncode})")
+    status, payload = pickle.loads(answer)
     if status == "error":
         assert isinstance(payload, BaseException)
         raise payload
     assert isinstance(payload, dict)
     return Plan(Path(config.output_folder), payload)
+
+
+if __name__ == "__main__":
+    _child_main()
