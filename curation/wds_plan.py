@@ -29,6 +29,17 @@ from curation.errors import TableError
 from curation.fsutil import temp_name
 from curation.keys import safe_key
 from curation.plan import IPC_OPTIONS, KEY_COLUMN, PLAN_DIR, InputSource
+from curation.wds_columns import (
+    COL_CAPTION,
+    COL_ERROR,
+    COL_INDEX,
+    COL_JSON,
+    COL_MEMBERS,
+    COL_SOURCE,
+    COL_SOURCE_KEY,
+    COL_TAR,
+    COL_WARNINGS,
+)
 from curation.wds_input import (
     HEADER_READ,
     Member,
@@ -41,15 +52,6 @@ from curation.wds_input import (
     read_member,
 )
 
-COL_TAR = "__wds_tar__"
-COL_SOURCE_KEY = "__wds_source_key__"
-COL_MEMBERS = "__wds_members__"  # JSON {ext: [offset, size]}
-COL_JSON = "__wds_json__"  # the sample's json (sidecar parquet fields filled in), as text
-COL_CAPTION = "__wds_caption__"
-COL_ERROR = "__wds_error__"  # why the sample cannot be processed, or null
-COL_WARNINGS = "__wds_warnings__"  # JSON list of what was odd but not fatal
-COL_INDEX = "__wds_index__"  # position in the input tar
-COL_SOURCE = "__wds_source__"  # which input tar (only while table subsamplers run)
 SMALL_MEMBER_LIMIT = 16 << 20
 LOAD_THREADS = 8
 _KEEPABLE_KEY = re.compile(r"[^/\\\x00-\x1f]+")
@@ -357,12 +359,6 @@ def add_webdataset_shards(manifest: dict[str, Any], sources: list[InputSource], 
             manifest["shards"].append([shard_id, source_index, 0, table.num_rows])
             names[str(shard_id)] = source.shard_name
         manifest["sources"].append(entry)
-
-
-def shard_problems(manifest: dict[str, Any], shard_id: int) -> list[str]:
-    """What was wrong with the input tar behind one shard (truncated, unreadable), as planned."""
-    entry = next(e for e in manifest["shards"] if e[0] == shard_id)
-    return list(manifest["sources"][entry[1]].get("problems") or [])
 
 
 def named_outputs(folder: Path) -> set[str]:

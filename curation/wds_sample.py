@@ -17,8 +17,7 @@ from typing import Any
 
 from curation.config import Config
 from curation.sources import Fetched, FetchError
-from curation.wds_input import copy_member
-from curation.wds_plan import (
+from curation.wds_columns import (
     COL_CAPTION,
     COL_ERROR,
     COL_JSON,
@@ -28,6 +27,7 @@ from curation.wds_plan import (
     COL_WARNINGS,
     shard_problems,
 )
+from curation.wds_input import copy_member
 from subsamplers.base import SampleOutput
 
 _SAFE_EXT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
