@@ -66,6 +66,8 @@ class DistributionConfig(_Section):
     distributor_args: dict[str, Any] = Field(default_factory=dict)
     shards_per_process: int = Field(4, gt=0, description="shards run as threads in one worker process (ffmpeg does the work)")
     ffmpeg_concurrency: int = Field(1, gt=0, description="transcodes at once per shard being processed")
+    in_process: bool | None = Field(None, description="run the shards as threads of the curate process itself; "
+                                    "null = when one worker process would hold them all")
 
     @property
     def processes(self) -> int:

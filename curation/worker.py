@@ -62,24 +62,34 @@ def bounded_ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: I
         yield pending.popleft().result()
 
 
-_shared_slots: threading.Semaphore | None = None
+class ShardInterrupted(Exception):
+    """The run is stopping (Ctrl-C, SIGTERM): this shard ends unfinished, with nothing final written."""
 
 
-def share_transcode_slots(count: int) -> None:
-    """Let every shard of this process draw its ffmpeg slots from one pool of ``count``.
+@dataclass
+class WorkerState:
+    """What the shards running as threads of one process share.
 
-    Shards that run as threads of one worker process then lend each other their slots: when one
-    shard ends, the others transcode more samples at once, so the last shard of a run does not
-    leave cores idle while it works through its samples one by one.
+    ``transcode_slots``: one pool of ffmpeg slots for all of them, so when one shard ends the others
+    transcode more samples at once, and the last shard of a run does not leave cores idle while it
+    works through its samples one by one. ``stopping``: set before the run's ffmpeg children are
+    killed, so a sample that failed only because its ffmpeg was killed is never recorded as failed
+    in a shard that then looks finished.
     """
-    global _shared_slots
-    _shared_slots = threading.Semaphore(count)
+
+    transcode_slots: threading.Semaphore
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def for_shards(cls, shards_at_once: int, config: Config) -> WorkerState:
+        return cls(threading.Semaphore(shards_at_once * config.distribution.ffmpeg_concurrency))
 
 
 class ShardProcessor:
     """Everything one shard needs, built once per shard attempt."""
 
-    def __init__(self, config: Config, shard_id: int, attempt: int = 1, previous: PreviousShard | None = None) -> None:
+    def __init__(self, config: Config, shard_id: int, attempt: int = 1, previous: PreviousShard | None = None,
+                 state: WorkerState | None = None) -> None:
         self.config = config
         self.previous = previous
         self.folder = Path(config.output_folder)
@@ -91,7 +101,8 @@ class ShardProcessor:
         base_tmp = Path(config.tmp_dir) if config.tmp_dir else self.folder / "_tmp"
         # unique per host, Slurm task, process and thread: srun tasks on two nodes may share a pid
         self.tmp_root = base_tmp / f"{self.name}-{process_token()}-{threading.get_ident()}"
-        self.transcode_slots = _shared_slots or threading.Semaphore(config.distribution.ffmpeg_concurrency)
+        self.state = state or WorkerState.for_shards(1, config)
+        self.transcode_slots = self.state.transcode_slots
         self.saved_columns = self._saved_columns()
         self.filters = Filters(config.filters)  # keep conditions on each output's json
         self.wds = _webdataset_input(config, self.plan.manifest, shard_id)  # reprocessing existing shards
@@ -126,10 +137,12 @@ class ShardProcessor:
             with ThreadPoolExecutor(threads, thread_name_prefix=f"shard{self.name}") as pool:
                 for row, result in bounded_ordered_map(pool, self._process_row, rows, window=2 * threads):
                     try:
+                        self._stop_if_asked()
                         self._write(writer, row, result, stats)
                     finally:
                         if result.work_dir is not None:
                             shutil.rmtree(result.work_dir, ignore_errors=True)
+            self._stop_if_asked()
             writer.close()
         except BaseException:
             writer.abort()
@@ -142,6 +155,10 @@ class ShardProcessor:
         stats.finish()
         stats.write(self.folder)
         return stats.to_dict()
+
+    def _stop_if_asked(self) -> None:
+        if self.state.stopping.is_set():
+            raise ShardInterrupted(f"shard {self.name}: the run is stopping")
 
     def _process_row(self, row: dict[str, Any]) -> tuple[dict[str, Any], SampleResult]:
         key = row[KEY_COLUMN]
@@ -159,6 +176,7 @@ class ShardProcessor:
         # dataset layouts carry their windows in `clips` (Kinetics without --media_dir); yt-dlp fetches just that one
         clip_col = self.config.clip_col or ("clips" if self.config.input_format in DATASET_FORMATS else None)
         clips = row.get(clip_col) if clip_col else None
+        self._stop_if_asked()
         try:
             if self.wds is not None:
                 fetched = self.wds.fetch(row, work_dir)
@@ -173,17 +191,21 @@ class ShardProcessor:
         result = SampleResult(SUCCESS, bytes_in=fetched.size, work_dir=work_dir)
         try:
             with self.transcode_slots:  # one ffmpeg-family child per slot: a probe per thread would double memory
+                self._stop_if_asked()
                 info = probe(fetched.path, timeout=self.config.reading.step_timeout("ffprobe"))
             check_limits(info, self.config)
             result.seconds_in = info.duration or 0.0
             sample = SampleInput(key=key, path=fetched.path, probe=info, metadata=self.base_meta(row),
                                  clips=clips_in_download(clips, fetched, info.duration), tmp_dir=work_dir)
             with self.transcode_slots:
+                self._stop_if_asked()
                 outputs = (transform if self.config.writes_media else metadata_transform)(sample, self.chain, self.config)
             if self.wds is not None and self.config.writes_media:
                 outputs = self.wds.complete(outputs, row, fetched)
         except (ProbeError, SubsamplerError) as exc:
             return SampleResult(FAILED_TO_SUBSAMPLE, str(exc), bytes_in=fetched.size, work_dir=work_dir)
+        except ShardInterrupted:
+            raise
         except Exception as exc:  # a bug or an unexpected input costs this sample, not the shard
             log.exception("sample %s failed", key)
             return SampleResult(FAILED_TO_SUBSAMPLE, f"internal error: {type(exc).__name__}: {exc}", bytes_in=fetched.size, work_dir=work_dir)
@@ -244,10 +266,10 @@ def _output_seconds(meta: dict[str, Any], source_seconds: float | None) -> float
     return float(source_seconds or 0.0)
 
 
-def process_shard(shard_id: int, config: Config, attempt: int = 1) -> dict[str, Any]:
+def process_shard(shard_id: int, config: Config, attempt: int = 1, state: WorkerState | None = None) -> dict[str, Any]:
     """Process one shard end to end (idempotent: a finished shard is left alone)."""
     folder = Path(config.output_folder)
-    processor = ShardProcessor(config, shard_id, attempt)
+    processor = ShardProcessor(config, shard_id, attempt, state=state)
     done = stats_path(folder, processor.name)
     if done.exists():
         previous_stats = read_json(done)

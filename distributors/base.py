@@ -6,9 +6,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from curation.config import Config
+
+if TYPE_CHECKING:
+    from curation.worker import WorkerState
 
 
 @dataclass
@@ -23,12 +26,12 @@ class ShardOutcome:
 OnOutcome = Callable[[ShardOutcome], None]
 
 
-def run_shard_safely(shard_id: int, config: Config, attempt: int) -> ShardOutcome:
+def run_shard_safely(shard_id: int, config: Config, attempt: int, state: WorkerState | None = None) -> ShardOutcome:
     """Run one shard in the current process; an exception becomes a failed outcome, not a crash."""
     from curation.worker import process_shard
 
     try:
-        return ShardOutcome(shard_id, True, process_shard(shard_id, config, attempt), attempts=attempt)
+        return ShardOutcome(shard_id, True, process_shard(shard_id, config, attempt, state), attempts=attempt)
     except Exception as exc:  # reported and retried by the distributor
         return ShardOutcome(shard_id, False, error=f"{type(exc).__name__}: {exc}", attempts=attempt)
 

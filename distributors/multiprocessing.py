@@ -8,6 +8,11 @@ than the transcodes themselves.
 The driver talks to each worker over its own pipe and knows which shards each one holds. When a
 worker dies (OOM killer, SIGKILL, a crash in native code) only the shards it held are reported as
 failed and retried; the other workers go on, and a replacement worker starts if work remains.
+
+When one worker process would hold every shard at once (``processes_count`` up to
+``shards_per_process``: the default on a machine of up to 4 cores), the shards run as threads of the
+``curate`` process itself (``in_process``): a second Python process would cost ~100 MB, as much as
+an ffmpeg, and buy only the isolation of a crash that the same command resumes from anyway.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -44,15 +50,15 @@ def worker_main(conn: Connection, config: Config, slots: int) -> None:
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C means
     signal.signal(signal.SIGTERM, _end_worker)
-    from curation.arrowutil import arrow_without_pandas
-    from curation.worker import share_transcode_slots
+    from curation.arrowutil import prepare_worker_arrow
+    from curation.worker import WorkerState
 
-    arrow_without_pandas()  # ~40 MB less per worker
-    share_transcode_slots(slots * config.distribution.ffmpeg_concurrency)
+    prepare_worker_arrow()  # ~55 MB less per worker: no pandas, a pool that frees
+    state = WorkerState.for_shards(slots, config)
     send_lock = threading.Lock()  # outcomes come from several threads; a Connection is not thread-safe
 
     def run(shard: int, attempt: int) -> None:
-        outcome = run_shard_safely(shard, config, attempt)
+        outcome = run_shard_safely(shard, config, attempt, state)
         with send_lock:
             conn.send(outcome)
 
@@ -95,6 +101,9 @@ class MultiprocessingDistributor(Distributor):
         per_process = self.config.distribution.shards_per_process
         process_count = math.ceil(concurrency / per_process)
         slots = math.ceil(concurrency / process_count)
+        in_process = self.config.distribution.in_process
+        if in_process or (in_process is None and process_count == 1):
+            return self._run_in_this_process(shard_ids, concurrency, on_outcome)
         attempts = {s: 0 for s in shard_ids}
         max_attempts = self.config.max_shard_retry + 1
         todo = list(shard_ids)
@@ -116,6 +125,42 @@ class MultiprocessingDistributor(Distributor):
             self._kill_all()
             raise
         self._stop_all()
+        return [final[s] for s in shard_ids if s in final]
+
+    def _run_in_this_process(self, shard_ids: list[int], slots: int, on_outcome: OnOutcome) -> list[ShardOutcome]:
+        """``slots`` shards at a time as threads of this process, with the same retries as workers get."""
+        from curation.arrowutil import prepare_worker_arrow
+        from curation.worker import WorkerState
+
+        prepare_worker_arrow()
+        state = WorkerState.for_shards(slots, self.config)
+        attempts = {s: 0 for s in shard_ids}
+        max_attempts = self.config.max_shard_retry + 1
+        todo = list(shard_ids)
+        final: dict[int, ShardOutcome] = {}
+        running: dict[Future[ShardOutcome], int] = {}
+        pool = ThreadPoolExecutor(slots, thread_name_prefix="shard")
+        try:
+            while todo or running:
+                while todo and len(running) < slots:
+                    shard = todo.pop(0)
+                    attempts[shard] += 1
+                    running[pool.submit(run_shard_safely, shard, self.config, attempts[shard], state)] = shard
+                done, _ = wait_futures(running, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=running.__getitem__):
+                    del running[future]
+                    outcome = future.result()
+                    final[outcome.shard_id] = outcome
+                    on_outcome(outcome)
+                    if not outcome.ok and attempts[outcome.shard_id] < max_attempts:
+                        todo.append(outcome.shard_id)
+                todo.sort()
+        except BaseException:
+            state.stopping.set()  # first: no shard may finish on samples whose ffmpeg is about to be killed
+            kill_children()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         return [final[s] for s in shard_ids if s in final]
 
     def _start(self, context: multiprocessing.context.SpawnContext, slots: int) -> _Worker:

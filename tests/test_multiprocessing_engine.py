@@ -30,7 +30,7 @@ def _job(media: Path, tmp_path: Path, distribution: dict) -> list[str]:
 
 
 def _python_workers(root: psutil.Process) -> list[psutil.Process]:
-    """Spawned Python children of the driver (the planner, then the shard workers).
+    """Spawned Python children of the driver: the shard worker processes (the planner is a plain subprocess).
 
     Direct children only: a worker's child between fork and exec still shows the worker's cmdline.
     """
@@ -44,9 +44,11 @@ def _python_workers(root: psutil.Process) -> list[psutil.Process]:
     return found
 
 
-def _watch(cmd: list[str], on_sample=None) -> tuple[int, int, int]:
+def _watch(cmd: list[str], on_sample=None, started=None) -> tuple[int, int, int]:
     """Run ``cmd``; return (exit code, most Python workers seen at once, most ffmpeg children at once)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    if started is not None:
+        started(proc.pid)
     root = psutil.Process(proc.pid)
     most_workers = most_ffmpeg = 0
     deadline = time.monotonic() + 240
@@ -72,6 +74,28 @@ def test_four_shards_at_once_run_in_two_processes(media: Path, tmp_path: Path) -
     assert most_ffmpeg <= 4, "one ffmpeg-family child per shard in flight"
     out = tmp_path / "out"
     assert len(stats_files(out)) == 8
+    assert len(read_webdataset(out)) == 16
+
+
+def test_shards_that_fit_one_worker_run_inside_the_curate_process(media: Path, tmp_path: Path) -> None:
+    """processes_count 2 ≤ shards_per_process 4: a worker process would only cost its ~100 MB."""
+    seen_ffmpeg_parents: set[int] = set()
+    driver_pid: list[int] = []
+
+    def note_ffmpeg_parents(_workers: list[psutil.Process]) -> None:
+        for proc in psutil.process_iter(["name", "ppid"]):
+            if proc.info["name"] == "ffmpeg" and driver_pid and proc.info["ppid"] == driver_pid[0]:
+                seen_ffmpeg_parents.add(proc.info["ppid"])
+
+    cmd = _job(media, tmp_path, {"processes_count": 2})
+    code, most_workers, most_ffmpeg = _watch(cmd, note_ffmpeg_parents, started=driver_pid.append)
+    assert code == 0
+    assert most_workers == 0, "no worker process"
+    assert seen_ffmpeg_parents, "ffmpeg runs as a child of the curate process itself"
+    assert 1 <= most_ffmpeg <= 2, "two shards at once, one ffmpeg-family child each"
+    out = tmp_path / "out"
+    stats = stats_files(out)
+    assert len(stats) == 8 and all(s["successes"] == 2 for s in stats.values())
     assert len(read_webdataset(out)) == 16
 
 

@@ -24,6 +24,8 @@ CONFIG = {
     "storage": {"number_sample_per_shard": 2},
     "distribution": {"processes_count": 2, "thread_count": 2},
 }
+# the same job with its shards in two worker processes (by default both run inside the curate process)
+WORKERS_CONFIG = {**CONFIG, "distribution": {**CONFIG["distribution"], "shards_per_process": 1}}
 
 
 def _command(table: Path, out: Path, config: Path) -> list[str]:
@@ -56,6 +58,7 @@ def job(media: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
     table.write_text("url,caption\n" + "\n".join(rows) + "\n")
     config = root / "config.json.yaml"
     config.write_text(json.dumps(CONFIG))
+    (root / "workers.json.yaml").write_text(json.dumps(WORKERS_CONFIG))
     clean = root / "clean"
     started = time.monotonic()
     _run_to_end(_command(table, clean, config))
@@ -68,9 +71,9 @@ def test_sigkill_anywhere_then_resume_equals_clean_run(job, tmp_path: Path, ledg
     env = dict(os.environ, PYTHONPATH=str(REPO))
     for attempt in range(KILLS):
         out = tmp_path / f"run{attempt}"
-        cmd = _command(table, out, config)
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         target_kind = "driver" if attempt % 2 == 0 else "worker"
+        cmd = _command(table, out, config if target_kind == "driver" else config.with_name("workers.json.yaml"))
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + rng.uniform(0.2, 0.9) * clean_seconds
         victim = None
         killed = False
