@@ -37,8 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.split_by_procid:
         group = share(group, int(os.environ.get("SLURM_PROCID", 0)), int(os.environ.get("SLURM_NTASKS", 1)))
     print(f"curate: element {element}: shards {group}", file=sys.stderr, flush=True)
-    with stop_cleanly():
-        outcomes = run_share(config, group, _report)
+    try:
+        with stop_cleanly():
+            outcomes = run_share(config, group, _report)
+    except KeyboardInterrupt:  # scancel, requeue: children are ended; shard threads must not be waited for
+        print(f"curate: element {element} stopped; its unfinished shards run again on requeue or resubmit",
+              file=sys.stderr, flush=True)
+        os._exit(143)
     failed = [o for o in outcomes if not o.ok]
     return 1 if failed else 0
 

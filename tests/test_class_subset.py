@@ -152,12 +152,32 @@ def test_classes_are_chosen_once_for_every_split_and_samples_stay_in_their_split
 
 
 def test_labels_are_kept_verbatim_in_json_and_parquet(tmp_path: Path) -> None:
-    labels = ['juggling, balls', 'say "cheese"', "massaging person's head (gently)", "Abseiling", "abseiling", "café ☕"]
-    out = subset(remote_table(dict.fromkeys(labels, 2)), tmp_path, samples_per_class=1)
-    classes = read_json(tmp_path / "classes.json")["classes"]
-    assert list(classes) == sorted(labels) and set(per_label(out)) == set(labels)
-    pq.write_table(out, tmp_path / "out.parquet")
-    assert set(pq.read_table(tmp_path / "out.parquet")["label"].to_pylist()) == set(labels)
+    """Through a real run: the label column as written by curate's own json, parquet and class files."""
+    import csv
+
+    from curation import curate
+    from tests.support.datasets import copy_media
+    from tests.support.shards import read_webdataset, sample_json
+
+    labels = ["juggling, balls", 'say "cheese"', "massaging person's head (gently)", "Abseiling", "abseiling",
+              "café ☕ 踊る"]
+    table = tmp_path / "in.csv"
+    with table.open("w", newline="", encoding="utf-8") as handle:
+        out_csv = csv.writer(handle)
+        out_csv.writerow(["url", "label"])
+        for i, label in enumerate(labels * 2):
+            out_csv.writerow([copy_media("mp4", tmp_path / "media" / f"v{i}.mp4"), label])
+    out = tmp_path / "out"
+    curate(url_list=str(table), output_folder=str(out), output_format="webdataset", save_additional_columns=["label"],
+           config={"subsampling": {"ClassSubsetSubsampler": {"args": {"label_col": "label", "samples_per_class": 1}}}},
+           quiet=True)
+    in_json = sorted(sample_json(s)["label"] for s in read_webdataset(out))
+    in_parquet = sorted(label for f in out.glob("*.parquet") for label in pq.read_table(f)["label"].to_pylist())
+    assert in_json == in_parquet == sorted(labels)
+    assert list(read_json(out / "classes.json")["classes"]) == sorted(labels)
+    assert set(read_json(out / "subset_report.json")["per_class"]) == set(labels)
+    raw = (out / "classes.json").read_bytes().decode("utf-8")
+    assert "café ☕ 踊る" in raw, "unicode kept as text, not escaped"
 
 
 def test_dictionary_and_integer_label_columns(tmp_path: Path) -> None:
@@ -280,12 +300,13 @@ def test_same_subset_with_one_and_two_processes_and_shuffled_rows(tmp_path: Path
     csv_path, shuffled, videos = shuffled_kinetics(tmp_path)
     config = subset_only_config(tmp_path)
     one = tmp_path / "one"
-    # the command line, parsed in this process (the plan and the workers are still their own processes)
+    # the command line, parsed in this process (the plan is its own process; the one shard at a time runs here)
     assert cli_main(["run", "--url_list", str(csv_path), "--input_format", "kinetics", "--media_dir", str(videos),
                      "--output_folder", str(one), "--config", str(config), "--processes_count", "1", "--quiet"]) == 0
     two = tmp_path / "two"
     curate(url_list=str(shuffled), output_folder=str(two), input_format="kinetics", media_dir=str(videos),
-           config=str(config), processes_count=2, quiet=True)
+           config=str(config), processes_count=2, quiet=True,
+           **{"distribution.shards_per_process": 1})  # two worker processes
     assert written(one) == written(two)
     chosen = sorted((split, label) for _, _, label, split, _ in written(one))
     assert chosen == sorted({(r[4], r[0]) for r in KINETICS_ROWS})  # N = 1 of every class in every split it has
@@ -301,7 +322,6 @@ def test_same_subset_with_one_and_two_processes_and_shuffled_rows(tmp_path: Path
 def test_same_subset_through_spark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    pytest.importorskip("pyspark")
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # executors need this venv's pyarrow
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
     fast_jvm = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"

@@ -13,7 +13,15 @@ import pytest
 from curation.cli import main as cli_main
 from curation.errors import UserError
 from curation.export import export_imagefolder, export_vjepa
-from tests.support.datasets import copy_media, make_imagenet, make_kinetics
+from tests.support.datasets import (
+    SSV2_MISSING,
+    SSV2_TRAIN,
+    SSV2_VALIDATION,
+    copy_media,
+    make_imagenet,
+    make_kinetics,
+    make_ssv2,
+)
 
 CLASSES = {"abseiling": 0, "juggling, balls": 1, "massaging person's head": 2}
 
@@ -170,7 +178,7 @@ def test_cli_export_commands_and_one_line_errors(tmp_path: Path, capsys: pytest.
 def test_vjepa_csv_from_a_real_nano_kinetics_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     csv_path, videos = make_kinetics(tmp_path / "k400")
     out = tmp_path / "nano"
-    # the command line, parsed in this process (the plan and the workers are still their own processes)
+    # the command line, parsed in this process (the plan is its own process, the shards run here)
     assert cli_main(["run", "--url_list", str(csv_path), "--input_format", "kinetics", "--media_dir", str(videos),
                      "--output_folder", str(out), "--config", "nano_kinetics", "--quiet"]) == 0
     capsys.readouterr()
@@ -192,6 +200,30 @@ def test_vjepa_csv_from_a_real_nano_kinetics_run(tmp_path: Path, capsys: pytest.
     assert min(stream["width"], stream["height"]) <= 224  # the fixture is smaller; never upscaled
     num, den = stream["avg_frame_rate"].split("/")
     assert abs(int(num) / int(den) - 8) < 0.5
+
+
+def test_vjepa_csv_from_a_real_nano_ssv2_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """SSv2's .webm videos through the shipped nano_ssv2 config, then `curate export vjepa`."""
+    labels, videos = make_ssv2(tmp_path / "ssv2")
+    out = tmp_path / "nano"
+    assert cli_main(["run", "--url_list", str(labels), "--input_format", "ssv2", "--media_dir", str(videos),
+                     "--output_folder", str(out), "--config", "nano_ssv2", "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli_main(["export", "vjepa", str(out)]) == 0
+    classes = json.loads((out / "classes.json").read_text(encoding="utf-8"))["classes"]
+    assert sorted(classes) == sorted({e["template"].replace("[", "").replace("]", "") for e in SSV2_TRAIN})
+    labels_of = {p.stem: json.loads(p.read_text())["label"] for p in out.glob("0*/*.json")}
+    paths = {"train": out / "vjepa_train.csv", "validation": out / "vjepa_validation.csv"}
+    check_vjepa(paths, classes, labels_of)
+    listed = {split: sorted(Path(p).name.split(".", 1)[0] for p in read_vjepa(path)[0]) for split, path in paths.items()}
+    expected_val = sorted(e["id"] for e in SSV2_VALIDATION if e["id"] != SSV2_MISSING)
+    assert listed == {"train": sorted(e["id"] for e in SSV2_TRAIN), "validation": expected_val}
+    from tests.support.media import video_stream
+
+    for path in read_vjepa(paths["train"])[0]:
+        assert Path(path).suffix == ".mp4"  # webm sources re-encoded to the mp4 V-JEPA reads
+        num, den = video_stream(path)["avg_frame_rate"].split("/")
+        assert abs(int(num) / int(den) - 8) < 0.5
 
 
 def test_imagefolder_from_a_real_imagenet_run(tmp_path: Path) -> None:
