@@ -104,7 +104,12 @@ def _run_locked(config: Config, folder: Path, quiet: bool | None) -> RunSummary:
         clear_outputs(folder)
     if config.distribution.distributor != "slurm_worker":
         remove_stale_temps(folder)
-    plan = plan_in_child(config)
+    if config.distribution.distributor == "slurm_worker":  # srun tasks: only task 0 reads the input
+        from distributors.slurm import plan_for_task
+
+        plan = plan_for_task(config, plan_in_child)
+    else:
+        plan = plan_in_child(config)
     pending = pending_shards(plan, folder, config.retry_failed)
     progress = Progress(total=len(plan.shard_ids), done=len(plan.shard_ids) - len(pending), quiet=quiet)
     from distributors import get_distributor

@@ -7,7 +7,9 @@ of the array element that owned it.
 
 ``distributor: slurm_worker``: the runner runs in each of N tasks (``srun curate run ...``); each
 task takes the shards whose ``id % N == rank``. The partition is over shard ids, not over the
-pending list, so tasks that start at different times still never write the same shard.
+pending list, so tasks that start at different times still never write the same shard. Only task 0
+plans (reads the input table, writes or extends the plan); the others wait for its word and read
+the plan it wrote.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from curation.config import Config
 from curation.errors import UserError
 from curation.fsutil import atomic_write_json, read_json
-from curation.manifest import load_plan
+from curation.manifest import MANIFEST, PLAN_DIR, Plan, load_plan
 from curation.stats import stats_path
 from distributors.base import Distributor, OnOutcome, ShardOutcome, absolute_paths
 from distributors.slurm_script import check_args, render
@@ -31,6 +34,8 @@ SLURM_DIR = "_slurm"
 COMMAND_TIMEOUT = 60.0
 MAX_SQUEUE_ERRORS = 30
 SETTLE_TIME = 10.0
+PLAN_WAIT = 3600.0  # how long srun tasks other than 0 wait for task 0's plan
+PLAN_POLL = 0.5
 
 # Job states after which an element does not run again on its own. Every other state (PENDING,
 # RUNNING, COMPLETING, CONFIGURING, SUSPENDED, REQUEUED, REQUEUE_FED, REQUEUE_HOLD, SPECIAL_EXIT,
@@ -80,6 +85,50 @@ def detect_worker_mode(config: Config) -> Config:
     config = config.model_copy(deep=True)
     config.distribution.distributor = "slurm_worker"
     return config
+
+
+def _plan_marker(folder: Path) -> Path | None:
+    """Where task 0 of this srun step reports on its planning (None outside a Slurm job)."""
+    job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return None
+    return folder / SLURM_DIR / f"plan-{job}.{os.environ.get('SLURM_STEP_ID', 'batch')}.json"
+
+
+def plan_for_task(config: Config, make_plan: Callable[[Config], Plan]) -> Plan:
+    """Task 0 plans; every other task waits for it, then reads the plan: N tasks never read the input N times.
+
+    Task 0 writes a marker for its srun step (``_slurm/plan-<job>.<step>.json``) once the plan is
+    final, or the error that stopped it. Outside Slurm (``rank``/``ntasks`` given by hand) the other
+    tasks wait for the plan's manifest.
+    """
+    folder = Path(config.output_folder)
+    rank, ntasks = task_rank(config)
+    marker = _plan_marker(folder)
+    if rank == 0:
+        if marker is not None:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.unlink(missing_ok=True)  # a requeued step's earlier word is not this attempt's
+        try:
+            plan = make_plan(config)
+        except Exception as exc:
+            if marker is not None:
+                atomic_write_json(marker, {"error": str(exc) or type(exc).__name__})
+            raise
+        if marker is not None:
+            atomic_write_json(marker, {"shards": len(plan.shard_ids)})
+        return plan
+    waiting_for = marker or folder / PLAN_DIR / MANIFEST
+    limit = float(config.distribution.distributor_args.get("plan_wait", PLAN_WAIT))
+    deadline = time.monotonic() + limit
+    while not waiting_for.exists():
+        if time.monotonic() > deadline:
+            raise UserError(f"slurm task {rank}/{ntasks}: no plan from task 0 after {limit:.0f} s ({waiting_for} missing)")
+        time.sleep(PLAN_POLL)
+    if marker is not None and "error" in (word := read_json(marker)):
+        raise UserError(f"slurm task {rank}/{ntasks}: task 0 could not plan: {word['error']}")
+    print(f"curate: slurm task {rank}/{ntasks}: using the plan written by task 0", file=sys.stderr, flush=True)
+    return load_plan(folder)
 
 
 def share(shard_ids: list[int], rank: int, ntasks: int) -> list[int]:

@@ -139,7 +139,38 @@ def test_srun_worker_tasks_split_the_shards(slurm: Any, engine_input: Path, refe
     assert "2 srun tasks: each runs its share of the shards (distributor slurm_worker)" in done.stderr
     assert "slurm task 0/2: 2 of 3 pending shard(s) are mine" in done.stderr
     assert "slurm task 1/2: 1 of 3 pending shard(s) are mine" in done.stderr
+    assert "slurm task 1/2: using the plan written by task 0" in done.stderr, "only task 0 reads the input"
+    assert "slurm task 0/2: using the plan" not in done.stderr
     assert all(json.loads(p.read_text())["attempt"] == 1 for p in out.glob("*_stats.json"))
+
+
+def test_srun_tasks_other_than_0_wait_for_its_plan_or_its_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from curation.config import build_config
+    from curation.errors import UserError
+    from distributors.slurm import plan_for_task
+
+    monkeypatch.setenv("SLURM_JOB_ID", "77")
+    monkeypatch.setenv("SLURM_STEP_ID", "0")
+    out = tmp_path / "out"
+
+    def never(_config: object) -> None:
+        raise AssertionError("only task 0 plans")
+
+    task1 = build_config(None, url_list="in.csv", output_folder=str(out),
+                         **{"distribution.distributor_args": {"rank": 1, "ntasks": 2, "plan_wait": 0.3}})
+    with pytest.raises(UserError, match=r"slurm task 1/2: no plan from task 0 after 0 s"):
+        plan_for_task(task1, never)
+
+    task0 = build_config(None, url_list=str(tmp_path / "missing.csv"), output_folder=str(out),
+                         **{"distribution.distributor_args": {"rank": 0, "ntasks": 2}})
+
+    def failing(_config: object) -> None:
+        raise UserError("url_list: missing.csv does not exist")
+
+    with pytest.raises(UserError, match="missing.csv does not exist"):
+        plan_for_task(task0, failing)
+    with pytest.raises(UserError, match="slurm task 1/2: task 0 could not plan: url_list: missing.csv does not exist"):
+        plan_for_task(task1, never)
 
 
 class GatedServer:
