@@ -174,6 +174,10 @@ def test_metadata_only_refuses_media_changes_and_bad_filters_in_one_line(source:
     refused = cli(*base, "--config", str(config))
     assert refused.code == 2 and refused.stderr.strip().count("\n") == 0
     assert "subsampling.ResolutionSubsampler" in refused.stderr and "metadata-only" in refused.stderr
+    config.write_text("encode_formats: {}\nsubsampling:\n  CutDetectionSubsampler: {cuts_are_clips: true, args: {}}\n")
+    refused = cli(*base, "--config", str(config))  # cuts as clips would cut media that is not written
+    assert refused.code == 2 and refused.stderr.strip().count("\n") == 0
+    assert "cuts_are_clips" in refused.stderr, refused.stderr
     assert not (tmp_path / "o").exists()
 
 

@@ -50,6 +50,19 @@ def test_still_card_has_no_flow_and_moving_sources_do(videos: dict[str, Path], t
     assert flow["testsrc2"]["mean_optical_flow_magnitude"] == flow["testsrc2"]["optical_flow"]["mean"]  # video2dataset's field
 
 
+def test_per_second_series_follows_when_the_motion_happens(tmp_path: Path) -> None:
+    """2 s of a still card, then 2 s of testsrc2: the series is ~0 for seconds 0-1 and large after."""
+    path = tmp_path / "still_then_moving.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", f"color=c=0x3366aa:s={SIZE}:r=25:d=2", "-f", "lavfi", "-i", f"testsrc2=s={SIZE}:r=25:d=2",
+                "-filter_complex", "[0][1]concat=n=2:v=1[v]", "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p", str(path)])
+    for chain, key in ((FLOW, "optical_flow"), (MOTION, "motion")):
+        series = run_chain(path, chain, tmp_path / key)[0].metadata[key]["per_second"]
+        assert len(series) == 4, (key, series)
+        assert series[0] == pytest.approx(0.0, abs=0.05) and series[2] > 0.5 and series[3] > 0.5, (key, series)
+        assert min(series[2:]) > 10 * max(series[0], 0.01), (key, series)
+
+
 def test_motion_score_separates_still_from_moving(videos: dict[str, Path], tmp_path: Path) -> None:
     scores = {name: run_chain(path, MOTION, tmp_path / name)[0].metadata["motion"] for name, path in videos.items()}
     assert scores["still"]["mean"] == pytest.approx(0.0, abs=0.05)
