@@ -7,8 +7,11 @@ unchanged; our extra keys sit beside them. Every problem becomes a ``ConfigError
 from __future__ import annotations
 
 import copy
+import functools
 import os
+import sys
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -182,8 +185,27 @@ class Config(_Section):
         return self.encode_formats or {"video": "mp4"}
 
 
+@functools.cache
+def shipped_configs() -> Traversable:
+    """The folder of configs shipped with curate.
+
+    ``import configs`` is not enough: with ``python -m curation`` the working directory comes first
+    on the import path, and a plain ``configs/`` folder there (common in ML projects) becomes a
+    namespace package that hides ours when curate is installed in editable mode. So ask each
+    finder for a real package that holds our ``default.yaml``.
+    """
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        spec = find("configs", None) if find is not None else None
+        if spec is not None and spec.origin and Path(spec.origin).name == "__init__.py":
+            folder = Path(spec.origin).parent
+            if (folder / "default.yaml").is_file():
+                return folder
+    return resources.files("configs")
+
+
 def _builtin_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("configs").iterdir() if p.name.endswith(".yaml"))
+    return sorted(p.name[:-5] for p in shipped_configs().iterdir() if p.name.endswith(".yaml"))
 
 
 def _read_yaml(text: str, origin: str) -> dict[str, Any]:
@@ -209,7 +231,7 @@ def load_config_source(config: str | Path | dict[str, Any] | None) -> dict[str, 
             raise ConfigError(f"config: file not found: {text}")
         return _read_yaml(path.read_text(encoding="utf-8"), text)
     name = text.removesuffix(".yaml")
-    candidate = resources.files("configs").joinpath(f"{name}.yaml")
+    candidate = shipped_configs().joinpath(f"{name}.yaml")
     if not candidate.is_file():
         raise ConfigError(f"config: {text!r} is neither a YAML file nor a built-in config ({', '.join(_builtin_names())})")
     return _read_yaml(candidate.read_text(encoding="utf-8"), name)

@@ -68,3 +68,20 @@ def test_builtin_config_by_name_and_python_module_entry(media: Path, tmp_path: P
                      "--output_format", "dummy", "--set", "reading.timeout=30")
     assert result.code == 0, result.stderr
     assert json.loads((tmp_path / "o" / "00000_stats.json").read_text())["successes"] == 1
+
+
+def test_a_configs_folder_in_the_working_directory_does_not_hide_the_shipped_configs(media: Path, tmp_path: Path) -> None:
+    """`python -m curation` puts the working directory first on the import path; ML projects often
+    have a `configs/` folder there. The shipped `default` (and the user's own YAML beside it) still load."""
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "mine.yaml").write_text("storage:\n  number_sample_per_shard: 1\n")
+    table = tmp_path / "t.csv"
+    table.write_text(f"url\n{media / 'v0.mp4'}\n{media / 'v1.mp4'}\n")
+    env = {"PYTHONPATH": ""}  # as a user's shell: curate found through its install, not through this checkout
+    result = run_cli("run", "--url_list", str(table), "--output_folder", "out", "--config", "configs/mine.yaml",
+                     "--output_format", "dummy", cwd=tmp_path, env=env)
+    assert result.code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").glob("*_stats.json")) == ["00000_stats.json", "00001_stats.json"]
+    named = run_cli("run", "--url_list", str(table), "--output_folder", "out2", "--config", "downsample",
+                    "--output_format", "dummy", cwd=tmp_path, env=env)
+    assert named.code == 0, named.stderr
