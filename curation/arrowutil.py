@@ -50,13 +50,3 @@ def arrow_without_pandas() -> None:
     finally:
         sys.meta_path.remove(finder)
 
-
-def prepare_worker_arrow() -> None:
-    """Set pyarrow up the way a process that runs shards needs it.
-
-    Shard threads only read small plan shards and write small sidecars. pyarrow's default pool
-    (mimalloc) keeps what each thread freed for that thread's next use: measured +15-20 MB over a
-    10-shard run; the system pool gives it back at once. And pandas is settled absent.
-    """
-    pa.set_memory_pool(pa.system_memory_pool())
-    arrow_without_pandas()

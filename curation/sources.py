@@ -24,7 +24,7 @@ from curation.config import ReadingConfig
 
 USER_AGENT = "curation/0.1 (+https://github.com/curation)"
 YTDLP_HOSTS = ("youtube.com", "youtu.be", "vimeo.com", "dailymotion.com", "tiktok.com", "twitch.tv")
-CHUNK = 1 << 20
+CHUNK = 1 << 18  # 256 KiB: one read buffer per download thread, 16 threads at once in a 2-shard run
 
 
 class FetchError(Exception):
