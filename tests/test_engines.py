@@ -34,13 +34,22 @@ def test_spark_local_session_matches_multiprocessing(engine_input: Path, referen
     from tests.support.spark import local_session
 
     with local_session(cores=2) as spark:
+        tracker = spark.sparkContext.statusTracker()
+        jobs_before = len(tracker.getJobIdsForGroup(None))
         summary = run(base_config(engine_input, tmp_path / "out", distributor="pyspark", subjob_size=2), quiet=True)
         assert summary.shards_done == 3
         assert output_fingerprint(tmp_path / "out") == reference_output
         assert not spark.sparkContext._jsc.sc().isStopped(), "the user's session must not be stopped"
+        # the visibility check, then 3 shards in batches of subjob_size 2: two Spark jobs
+        assert len(tracker.getJobIdsForGroup(None)) - jobs_before == 1 + 2
+        # the same run again: every shard is finished, nothing is submitted or rewritten
+        written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").iterdir() if p.is_file()}
+        jobs_before = len(tracker.getJobIdsForGroup(None))
+        again = run(base_config(engine_input, tmp_path / "out", distributor="pyspark", subjob_size=2), quiet=True)
+        assert again.shards_done == 3 and len(tracker.getJobIdsForGroup(None)) == jobs_before
+        assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").iterdir() if p.is_file()} == written
 
         # a shard whose output cannot be put in place fails on every attempt: retried, then reported.
-        # (Called without the runner: its failure path ends every child process, the JVM included.)
         broken = break_shard(tmp_path / "broken", "00001")
         config = build_config(base_config(engine_input, broken, distributor="pyspark"), max_shard_retry=1)
         plan = make_plan(config)
