@@ -83,6 +83,9 @@ def table_lines(rows: list[Row]) -> list[str]:
                 )
     if ratios:
         lines += ["", "| job | ratio | wall | CPU | peak RSS | peak PSS |", "|---|---|---|---|---|---|", *ratios]
+    parts = [f"| {r.job} | {r.tool} | {r.peak_parts} |" for r in rows if r.peak_parts]
+    if parts:
+        lines += ["", "| job | tool | processes at the RSS peak (RSS MB each) |", "|---|---|---|", *parts]
     return lines
 
 
