@@ -74,6 +74,34 @@ def worker_main(conn: Connection, config: Config, slots: int) -> None:
     conn.close()
 
 
+class _Ledger:
+    """The shards left to run, how often each was started, and each one's last outcome."""
+
+    def __init__(self, shard_ids: list[int], max_attempts: int, on_outcome: OnOutcome) -> None:
+        self.todo = list(shard_ids)
+        self.attempts = dict.fromkeys(shard_ids, 0)
+        self.final: dict[int, ShardOutcome] = {}
+        self.max_attempts = max_attempts
+        self.on_outcome = on_outcome
+
+    def start_next(self) -> tuple[int, int]:
+        """(shard, attempt) of the next shard to run."""
+        shard = self.todo.pop(0)
+        self.attempts[shard] += 1
+        return shard, self.attempts[shard]
+
+    def record(self, outcome: ShardOutcome) -> None:
+        """Report the outcome; a failed shard with attempts left goes back in line."""
+        self.final[outcome.shard_id] = outcome
+        self.on_outcome(outcome)
+        if not outcome.ok and self.attempts[outcome.shard_id] < self.max_attempts:
+            self.todo.append(outcome.shard_id)
+            self.todo.sort()
+
+    def outcomes(self, shard_ids: list[int]) -> list[ShardOutcome]:
+        return [self.final[s] for s in shard_ids if s in self.final]
+
+
 @dataclass
 class _Worker:
     process: BaseProcess
@@ -102,66 +130,49 @@ class MultiprocessingDistributor(Distributor):
         process_count = math.ceil(concurrency / per_process)
         slots = math.ceil(concurrency / process_count)
         in_process = self.config.distribution.in_process
+        ledger = _Ledger(shard_ids, self.config.max_shard_retry + 1, on_outcome)
         if in_process or (in_process is None and process_count == 1):
-            return self._run_in_this_process(shard_ids, concurrency, on_outcome)
-        attempts = {s: 0 for s in shard_ids}
-        max_attempts = self.config.max_shard_retry + 1
-        todo = list(shard_ids)
-        final: dict[int, ShardOutcome] = {}
+            return self._run_in_this_process(ledger, concurrency).outcomes(shard_ids)
         context = multiprocessing.get_context("spawn")
         try:
-            while todo or any(w.held for w in self.workers):
-                while len(self.workers) < process_count and todo:
+            while ledger.todo or any(w.held for w in self.workers):
+                while len(self.workers) < process_count and ledger.todo:
                     self.workers.append(self._start(context, slots))
-                self._hand_out(todo, attempts)
-                for outcome in self._next_outcomes(attempts):
-                    final[outcome.shard_id] = outcome
-                    on_outcome(outcome)
-                    if not outcome.ok and attempts[outcome.shard_id] < max_attempts:
-                        todo.append(outcome.shard_id)
-                todo.sort()
+                self._hand_out(ledger)
+                for outcome in self._next_outcomes(ledger.attempts):
+                    ledger.record(outcome)
         except BaseException:
             kill_children()  # workers end their own children on SIGTERM; this catches any they missed
             self._kill_all()
             raise
         self._stop_all()
-        return [final[s] for s in shard_ids if s in final]
+        return ledger.outcomes(shard_ids)
 
-    def _run_in_this_process(self, shard_ids: list[int], slots: int, on_outcome: OnOutcome) -> list[ShardOutcome]:
+    def _run_in_this_process(self, ledger: _Ledger, slots: int) -> _Ledger:
         """``slots`` shards at a time as threads of this process, with the same retries as workers get."""
         from curation.memory import prepare_shard_process
         from curation.worker import WorkerState
 
         prepare_shard_process()
         state = WorkerState.for_shards(slots, self.config)
-        attempts = {s: 0 for s in shard_ids}
-        max_attempts = self.config.max_shard_retry + 1
-        todo = list(shard_ids)
-        final: dict[int, ShardOutcome] = {}
         running: dict[Future[ShardOutcome], int] = {}
         pool = ThreadPoolExecutor(slots, thread_name_prefix="shard")
         try:
-            while todo or running:
-                while todo and len(running) < slots:
-                    shard = todo.pop(0)
-                    attempts[shard] += 1
-                    running[pool.submit(run_shard_safely, shard, self.config, attempts[shard], state)] = shard
+            while ledger.todo or running:
+                while ledger.todo and len(running) < slots:
+                    shard, attempt = ledger.start_next()
+                    running[pool.submit(run_shard_safely, shard, self.config, attempt, state)] = shard
                 done, _ = wait_futures(running, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=running.__getitem__):
                     del running[future]
-                    outcome = future.result()
-                    final[outcome.shard_id] = outcome
-                    on_outcome(outcome)
-                    if not outcome.ok and attempts[outcome.shard_id] < max_attempts:
-                        todo.append(outcome.shard_id)
-                todo.sort()
+                    ledger.record(future.result())
         except BaseException:
             state.stopping.set()  # first: no shard may finish on samples whose ffmpeg is about to be killed
             kill_children()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
-        return [final[s] for s in shard_ids if s in final]
+        return ledger
 
     def _start(self, context: multiprocessing.context.SpawnContext, slots: int) -> _Worker:
         driver_end, worker_end = context.Pipe(duplex=True)
@@ -170,15 +181,14 @@ class MultiprocessingDistributor(Distributor):
         worker_end.close()
         return _Worker(process, driver_end, slots)
 
-    def _hand_out(self, todo: list[int], attempts: dict[int, int]) -> None:
+    def _hand_out(self, ledger: _Ledger) -> None:
         """Send pending shards to workers with free slots, least busy first."""
         for worker in sorted(self.workers, key=lambda w: -w.free):
-            while worker.free > 0 and todo:
-                shard = todo.pop(0)
-                attempts[shard] += 1
-                worker.held[shard] = attempts[shard]
+            while worker.free > 0 and ledger.todo:
+                shard, attempt = ledger.start_next()
+                worker.held[shard] = attempt
                 try:
-                    worker.conn.send((shard, attempts[shard]))
+                    worker.conn.send((shard, attempt))
                 except OSError:  # it died just now: _next_outcomes reports its shards
                     break
 

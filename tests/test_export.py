@@ -175,17 +175,23 @@ def test_cli_export_commands_and_one_line_errors(tmp_path: Path, capsys: pytest.
 # -- from real runs -------------------------------------------------------------------------------
 
 
+def run_and_export(out: Path, capsys: pytest.CaptureFixture[str], *run_args: str) -> tuple[dict[str, int], dict[str, str], str]:
+    """`curate run ... --output_folder OUT` then `curate export vjepa OUT`, both parsed in this process
+    (the plan is its own process, the shards run here): (classes.json, key → label, export's stderr)."""
+    assert cli_main(["run", *run_args, "--output_folder", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli_main(["export", "vjepa", str(out)]) == 0
+    classes = json.loads((out / "classes.json").read_text(encoding="utf-8"))["classes"]
+    labels_of = {p.stem: json.loads(p.read_text())["label"] for p in out.glob("0*/*.json")}
+    return classes, labels_of, capsys.readouterr().err
+
+
 def test_vjepa_csv_from_a_real_nano_kinetics_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     csv_path, videos = make_kinetics(tmp_path / "k400")
     out = tmp_path / "nano"
-    # the command line, parsed in this process (the plan is its own process, the shards run here)
-    assert cli_main(["run", "--url_list", str(csv_path), "--input_format", "kinetics", "--media_dir", str(videos),
-                     "--output_folder", str(out), "--config", "nano_kinetics", "--quiet"]) == 0
-    capsys.readouterr()
-    assert cli_main(["export", "vjepa", str(out)]) == 0
-    assert "fewer than 64 frames" in capsys.readouterr().err  # 2 s at 8 fps = 16 frames
-    classes = json.loads((out / "classes.json").read_text(encoding="utf-8"))["classes"]
-    labels_of = {p.stem: json.loads(p.read_text())["label"] for p in out.glob("0*/*.json")}
+    classes, labels_of, err = run_and_export(out, capsys, "--url_list", str(csv_path), "--input_format", "kinetics",
+                                             "--media_dir", str(videos), "--config", "nano_kinetics")
+    assert "fewer than 64 frames" in err  # 2 s at 8 fps = 16 frames
     paths = {split: out / f"vjepa_{split}.csv" for split in ("train", "val")}
     check_vjepa(paths, classes, labels_of)
     assert sorted(set(read_vjepa(paths["train"])[1])) == list(range(len(classes)))
@@ -206,13 +212,9 @@ def test_vjepa_csv_from_a_real_nano_ssv2_run(tmp_path: Path, capsys: pytest.Capt
     """SSv2's .webm videos through the shipped nano_ssv2 config, then `curate export vjepa`."""
     labels, videos = make_ssv2(tmp_path / "ssv2")
     out = tmp_path / "nano"
-    assert cli_main(["run", "--url_list", str(labels), "--input_format", "ssv2", "--media_dir", str(videos),
-                     "--output_folder", str(out), "--config", "nano_ssv2", "--quiet"]) == 0
-    capsys.readouterr()
-    assert cli_main(["export", "vjepa", str(out)]) == 0
-    classes = json.loads((out / "classes.json").read_text(encoding="utf-8"))["classes"]
+    classes, labels_of, _ = run_and_export(out, capsys, "--url_list", str(labels), "--input_format", "ssv2",
+                                           "--media_dir", str(videos), "--config", "nano_ssv2")
     assert sorted(classes) == sorted({e["template"].replace("[", "").replace("]", "") for e in SSV2_TRAIN})
-    labels_of = {p.stem: json.loads(p.read_text())["label"] for p in out.glob("0*/*.json")}
     paths = {"train": out / "vjepa_train.csv", "validation": out / "vjepa_validation.csv"}
     check_vjepa(paths, classes, labels_of)
     listed = {split: sorted(Path(p).name.split(".", 1)[0] for p in read_vjepa(path)[0]) for split, path in paths.items()}

@@ -13,7 +13,7 @@ import pytest
 from subsamplers import build_subsamplers
 from subsamplers.base import SubsamplerError
 from subsamplers.ffmpeg_command import compile_plan
-from subsamplers.ffmpeg_plan import build_plan
+from subsamplers.ffmpeg_plan import build_plan, transform
 from tests.support.chain import config_for, rate, run_chain, sample_for, streams
 from tests.support.media import make_corrupt_ts, make_image, make_video
 
@@ -62,6 +62,15 @@ def test_resize_fps_clip_is_one_ffmpeg_per_source(sources, ffmpeg_log, tmp_path)
     assert len(launches) == len(sources)
     for launch, source in zip(launches, sources, strict=True):
         assert f"file:{source.resolve()}" in launch
+
+
+def test_cut_detection_is_its_own_small_decode_before_the_one_transcode(sources, ffmpeg_log, tmp_path) -> None:
+    """The clips must be known before the ffmpeg that cuts them starts: detection is a separate pass."""
+    chain = {**CHAIN, "CutDetectionSubsampler": {"args": {}, "cuts_are_clips": True}}
+    run_chain(sources[0], chain, tmp_path / "o")
+    detect, transcode = _launches(ffmpeg_log)
+    assert "scale=160:-2,select=" in detect and "-f null" in detect
+    assert "libx264" in transcode and "libx264" not in detect
 
 
 def test_full_chain_output(sources, tmp_path) -> None:
@@ -298,3 +307,24 @@ def test_one_thread_per_ffmpeg_when_the_run_fills_every_core(sources, ffmpeg_log
     if cores > 1:
         run_chain(sources[0], CHAIN, tmp_path / "alone", clips=SPANS, distribution={"processes_count": 1})
         assert _launch_threads(ffmpeg_log) == [], "one transcode on a many-core machine keeps ffmpeg's threading"
+
+
+def test_codec_settings_default_to_libx264s_own_and_are_applied_when_set(sources, tmp_path) -> None:
+    """video2dataset passes no codec options: libx264 at its defaults (crf 23, preset medium)."""
+    from curation.config import build_config
+
+    chain = {"ResolutionSubsampler": {"args": {"video_size": 48}}}
+    config = build_config(None, subsampling=chain)
+    _, built = build_subsamplers(config.subsampling)
+    argv = compile_plan(build_plan(sample_for(sources[0], tmp_path / "d"), built, config)).argv
+    assert argv[argv.index("-c:v") + 1] == "libx264"
+    assert not {"-crf", "-preset", "-pix_fmt"} & set(argv), argv
+    [default] = transform(sample_for(sources[0], tmp_path / "d"), built, config)
+    assert streams(default.media["mp4"], "video")[0]["pix_fmt"] == "yuv420p"  # libx264 keeps the source's
+    encoding = {"crf": 40, "preset": "veryfast", "pix_fmt": "yuv444p"}
+    tuned_config = build_config(None, subsampling=chain, encoding=encoding)
+    argv = compile_plan(build_plan(sample_for(sources[0], tmp_path / "t"), built, tuned_config)).argv
+    assert [argv[argv.index(f"-{k}") + 1] for k in encoding] == ["40", "veryfast", "yuv444p"]
+    [tuned] = run_chain(sources[0], chain, tmp_path / "t", encoding=encoding)
+    [video] = streams(tuned.media["mp4"], "video")
+    assert video["pix_fmt"] == "yuv444p" and video["profile"] == "High 4:4:4 Predictive"

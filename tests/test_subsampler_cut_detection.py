@@ -25,6 +25,25 @@ def test_finds_the_hard_cut(two_shots, tmp_path) -> None:
     assert out.media == {"mp4": two_shots}  # detection alone changes no media
 
 
+def test_pyscenedetect_finds_the_same_cut(two_shots, tmp_path) -> None:
+    """video2dataset's detector (PySceneDetect's ContentDetector), installed with the `scenedetect` extra."""
+    [out] = run_chain(two_shots, {"CutDetectionSubsampler": {"args": {"detector": "pyscenedetect"}}}, tmp_path)
+    assert out.metadata["cuts"]["cuts_original_fps"] == [[0, 50], [50, 90]]
+    assert out.metadata["cuts"]["cut_times"] == [2.0]
+
+
+@pytest.mark.parametrize("detector", ["ffmpeg", "pyscenedetect"])
+@pytest.mark.parametrize(("args", "scenes"), [
+    ({"threshold": 95}, [[0, 90]]),  # a cut weaker than the threshold is no cut
+    ({"min_scene_len": 60}, [[0, 90]]),  # a first scene of 50 frames is too short: merged
+    ({"min_scene_len": 40}, [[0, 50], [50, 90]]),
+])
+def test_threshold_and_min_scene_len_decide_the_cuts(two_shots, tmp_path, detector, args, scenes) -> None:
+    chain = {"CutDetectionSubsampler": {"args": {"detector": detector, **args}}}
+    [out] = run_chain(two_shots, chain, tmp_path)
+    assert out.metadata["cuts"]["cuts_original_fps"] == scenes
+
+
 def test_no_cut_in_a_single_shot(tmp_path) -> None:
     video = make_video(tmp_path / "one.mp4", duration=2.0, size="160x120", fps=FPS, audio=False)
     [out] = run_chain(video, {"CutDetectionSubsampler": {"args": {}}}, tmp_path / "o")
