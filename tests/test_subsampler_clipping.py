@@ -113,6 +113,20 @@ def test_max_length_splits_in_one_run(source, tmp_path) -> None:
     assert counts[:3] == [25, 25, 25] and abs(counts[3] - 12.5) <= 1
 
 
+def test_min_length_and_first_piece_in_a_real_run(source, tmp_path) -> None:
+    """max_length_strategy first keeps one piece per span; min_length drops short spans, recorded,
+    also when a span only becomes short by snapping inward to keyframes."""
+    args = {"max_length": 1.0, "max_length_strategy": "first", "min_length": 0.8, "precision": "exact"}
+    outs = run_chain(source, {"ClippingSubsampler": {"args": args}}, tmp_path / "first", clips=[[0.0, 2.5], [3.0, 3.5]])
+    assert [o.metadata["clips"] for o in outs] == [[[0.0, 1.0]]]
+    assert [d["clip"] for d in outs[0].metadata["clips_dropped"]] == [[3.0, 3.5]]
+    assert int(streams(outs[0].media["mp4"], "video")[0]["nb_read_frames"]) == FPS
+    snapped = {"min_length": 0.8, "precision": "keyframe_adjusted"}
+    outs = run_chain(source, {"ClippingSubsampler": {"args": snapped}}, tmp_path / "snap", clips=[[0.5, 2.5], [2.2, 3.9]])
+    assert [o.metadata["clips"] for o in outs] == [[[1.0, 2.0]]]  # [2.2, 3.9] snaps to [3, 3]: nothing left
+    assert outs[0].metadata["clips_dropped"] == [{"clip": [2.2, 3.9], "reason": "fewer than two keyframes inside the span"}]
+
+
 def test_span_rules() -> None:
     assert to_seconds("01:02:03.500") == pytest.approx(3723.5)
     assert to_seconds("02:03") == 123.0

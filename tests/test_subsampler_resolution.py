@@ -83,6 +83,23 @@ def test_pad_is_centred_black(source, tmp_path) -> None:
     assert max(rows[160]) > 100
 
 
+def test_crop_keeps_the_centre(tmp_path) -> None:
+    """Red | green | blue thirds, 300x100, cropped to 100x100: only the green middle is left."""
+    import subprocess
+
+    source = tmp_path / "thirds.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=red:s=100x100:d=1", "-f", "lavfi",
+                    "-i", "color=lime:s=100x100:d=1", "-f", "lavfi", "-i", "color=blue:s=100x100:d=1",
+                    "-filter_complex", "[0][1][2]hstack=3", "-c:v", "libx264", "-pix_fmt", "yuv444p", str(source)],
+                   check=True, timeout=60)
+    [out] = run_chain(source, {"ResolutionSubsampler": {"args": {"video_size": 100, "resize_mode": "scale,crop"}}}, tmp_path / "o")
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out.media["mp4"]), "-frames:v", "1", "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], check=True, capture_output=True, timeout=60).stdout
+    assert len(raw) == 100 * 100 * 3
+    means = [sum(raw[c::3]) / (100 * 100) for c in range(3)]
+    assert means[1] > 200 and means[0] < 40 and means[2] < 40, means  # green, edge to edge
+
+
 def test_image_is_resized_as_an_image(tmp_path) -> None:
     image = make_image(tmp_path / "src.jpg", size="64x48")
     [out] = run_chain(image, {"ResolutionSubsampler": {"args": {"video_size": 32, "resize_mode": "scale,crop"}}}, tmp_path / "o")
