@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import REPO
 from tests.support.engines import base_config, break_shard, output_fingerprint
 
 pytest_plugins = ["tests.conftest_engines"]
@@ -89,8 +91,10 @@ def test_sbatch_script_writes_only_given_options(tmp_path: Path) -> None:
 
 def test_slurm_array_matches_multiprocessing(
     slurm: Any, engine_input: Path, reference_output: dict[str, Any], tmp_path: Path, wandb_offline: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """Also: with enable_wandb the driver logs one run (elements never do), with the stats' totals."""
+    """Also: the driver's progress comes from the elements' stats files; with enable_wandb the driver
+    logs one run (elements never do), with the stats' totals."""
     from curation.runner import run
     from tests.support.wandb_reader import find_run_file, wait_for_exit
 
@@ -99,6 +103,9 @@ def test_slurm_array_matches_multiprocessing(
     summary = run(dict(config, enable_wandb=True), quiet=True)
     assert summary.shards_done == 3
     assert output_fingerprint(out) == reference_output
+    progress = capfd.readouterr().err
+    assert "curate: 0/3 shards already done, 3 to run" in progress
+    assert "3/3 shards (100.0%), 6 samples" in progress and "0 failed samples" in progress
     submit = out / "_slurm" / "submit-001"
     assert json.loads((submit / "shards.json").read_text()) == {"groups": [[0], [1], [2]]}
     assert "#SBATCH --array=0-2%2" in (submit / "array.sbatch").read_text()
@@ -141,6 +148,37 @@ def test_srun_worker_tasks_split_the_shards(slurm: Any, engine_input: Path, refe
     assert "slurm task 1/2: 1 of 3 pending shard(s) are mine" in done.stderr
     assert "slurm task 1/2: using the plan written by task 0" in done.stderr, "only task 0 reads the input"
     assert "slurm task 0/2: using the plan" not in done.stderr
+    assert all(json.loads(p.read_text())["attempt"] == 1 for p in out.glob("*_stats.json"))
+
+
+def test_users_own_job_array_in_worker_mode_splits_the_shards(
+    slurm: Any, engine_input: Path, reference_output: dict[str, Any], tmp_path: Path,
+) -> None:
+    """`sbatch --array=0-1` of a script running `curate run --distributor slurm_worker`: ranks from
+    SLURM_ARRAY_TASK_ID, each shard done once, only element 0 plans."""
+    out = tmp_path / "out"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    script = tmp_path / "mine.sbatch"
+    command = [sys.executable, "-m", "curation", "run", "--url_list", str(engine_input), "--output_folder", str(out),
+               "--output_format", "webdataset", "--number_sample_per_shard", "2", "--processes_count", "1",
+               "--distributor", "slurm_worker", "--quiet"]
+    script.write_text("#!/bin/bash\n#SBATCH --cpus-per-task=1\n"
+                      f"export PYTHONPATH={REPO}\ncd {tmp_path}\nexec {' '.join(command)}\n")
+    submitted = subprocess.run(["sbatch", "--parsable", "--array=0-1", "-o", str(logs / "e-%a.log"), str(script)],
+                               capture_output=True, text=True, timeout=60, env=slurm.env)
+    assert submitted.returncode == 0, submitted.stderr
+    job = submitted.stdout.strip().split(";")[0]
+    deadline = time.monotonic() + 180
+    while job in slurm.squeue() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert job not in slurm.squeue(), "the array did not finish"
+    element = {i: (logs / f"e-{i}.log").read_text() for i in (0, 1)}
+    # shard 1 is element 1's whether element 0 has finished its shards 0 and 2 by then or not
+    assert "slurm task 0/2: 2 of 3 pending shard(s) are mine" in element[0], element[0]
+    assert re.search(r"slurm task 1/2: 1 of [13] pending shard\(s\) are mine", element[1]), element[1]
+    assert "slurm task 1/2: using the plan written by task 0" in element[1]
+    assert output_fingerprint(out) == reference_output
     assert all(json.loads(p.read_text())["attempt"] == 1 for p in out.glob("*_stats.json"))
 
 
