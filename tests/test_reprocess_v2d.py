@@ -129,3 +129,39 @@ def test_sidecar_parquet_fills_what_the_json_lacks(tmp_path: Path) -> None:
     assert [r["caption"] for r in rows] == ["from json", "only parquet"]  # the json wins where it has the field
     assert [json.loads(r["spans"]) for r in rows] == [[[0.0, 1.0]], [[0.5, 1.5], [2.0, 3.0]]]  # usable as --clip_col spans
     assert json.loads(rows[1][COL_JSON])["label"] == "dog"
+
+
+def test_sidecar_parquet_labels_and_clip_column_drive_a_real_run(media: Path, tmp_path: Path) -> None:
+    """Labels and spans only in the sidecar parquet: a class subset picks by them, and two clips per
+    sample come out keyed <key>_00000 and <key>_00001 with their spans."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tests.support.tars import write_tar
+
+    keys = ["00003000", "00003001", "00003002"]
+    members = []
+    for i, key in enumerate(keys):
+        members += [(f"{key}.json", json.dumps({"key": key, "status": "success"}).encode()),
+                    (f"{key}.mp4", (media / f"v{3 + i % 2}.mp4").read_bytes())]
+    folder = tmp_path / "in"
+    write_tar(folder / "00003.tar", members)
+    spans = [[0.0, 0.5], [0.6, 1.2]]
+    pq.write_table(pa.table({"key": keys, "label": ["cat", "dog", "cat"], "spans": [spans] * 3}), folder / "00003.parquet")
+    out = tmp_path / "out"
+    _inline(url_list=str(folder / "00003.tar"), output_folder=str(out), clip_col="spans", encoding=FAST,
+            subsampling={"ClassSubsetSubsampler": {"args": {"label_col": "label", "samples_per_class": 1}},
+                         "ResolutionSubsampler": {"args": {"height": 32}},
+                         "ClippingSubsampler": {"args": {"precision": "exact"}}})
+    samples = _by_key(out)
+    originals = {sample_json(s)["original_key"] for s in samples.values()}
+    assert len(originals) == 2 and {sample_json(s)["label"] for s in samples.values()} == {"cat", "dog"}
+    assert sorted(samples) == sorted(f"{k}_{i:05d}" for k in originals for i in range(2))
+    for name, sample in samples.items():
+        meta = sample_json(sample)
+        assert meta["clips"] == [spans[int(name[-5:])]]
+        path = tmp_path / f"{name}.mp4"
+        path.write_bytes(sample["mp4"])
+        [video] = streams(path, "video")
+        assert video["height"] == 32
+        assert float(video["duration"]) == pytest.approx(spans[int(name[-5:])][1] - spans[int(name[-5:])][0], abs=0.11)
