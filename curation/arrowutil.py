@@ -49,4 +49,3 @@ def arrow_without_pandas() -> None:
         pa.array([0])
     finally:
         sys.meta_path.remove(finder)
-

@@ -1,7 +1,7 @@
 """How a process that runs shards keeps its memory small: what it does not load and what it gives back.
 
 Measured on the bench's 100-video job (two shards at once, 8 download threads each): the one
-Python process peaked at 113 MB with glibc's and pyarrow's defaults, 101 MB with the settings
+Python process peaked at 113 MB with glibc's and pyarrow's defaults, 102 MB with the settings
 below; the two ffmpeg children beside it take ~92 MB each.
 """
 

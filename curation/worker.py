@@ -102,7 +102,6 @@ class ShardProcessor:
         # unique per host, Slurm task, process and thread: srun tasks on two nodes may share a pid
         self.tmp_root = base_tmp / f"{self.name}-{process_token()}-{threading.get_ident()}"
         self.state = state or WorkerState.for_shards(1, config)
-        self.transcode_slots = self.state.transcode_slots
         self.saved_columns = self._saved_columns()
         self.filters = Filters(config.filters)  # keep conditions on each output's json
         self.wds = _webdataset_input(config, self.plan.manifest, shard_id)  # reprocessing existing shards
@@ -190,14 +189,14 @@ class ShardProcessor:
             return SampleResult(FAILED_TO_SUBSAMPLE, str(exc), work_dir=work_dir)
         result = SampleResult(SUCCESS, bytes_in=fetched.size, work_dir=work_dir)
         try:
-            with self.transcode_slots:  # one ffmpeg-family child per slot: a probe per thread would double memory
+            with self.state.transcode_slots:  # one ffmpeg-family child per slot: a probe per thread would double memory
                 self._stop_if_asked()
                 info = probe(fetched.path, timeout=self.config.reading.step_timeout("ffprobe"))
             check_limits(info, self.config)
             result.seconds_in = info.duration or 0.0
             sample = SampleInput(key=key, path=fetched.path, probe=info, metadata=self.base_meta(row),
                                  clips=clips_in_download(clips, fetched, info.duration), tmp_dir=work_dir)
-            with self.transcode_slots:
+            with self.state.transcode_slots:
                 self._stop_if_asked()
                 outputs = (transform if self.config.writes_media else metadata_transform)(sample, self.chain, self.config)
             if self.wds is not None and self.config.writes_media:

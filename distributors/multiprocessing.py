@@ -53,7 +53,7 @@ def worker_main(conn: Connection, config: Config, slots: int) -> None:
     from curation.memory import prepare_shard_process
     from curation.worker import WorkerState
 
-    prepare_shard_process()  # ~60 MB less per worker: no pandas, allocators that give memory back
+    prepare_shard_process()  # ~50 MB less per worker: no pandas, allocators that give memory back
     state = WorkerState.for_shards(slots, config)
     send_lock = threading.Lock()  # outcomes come from several threads; a Connection is not thread-safe
 
@@ -166,9 +166,10 @@ class MultiprocessingDistributor(Distributor):
                 for future in sorted(done, key=running.__getitem__):
                     del running[future]
                     ledger.record(future.result())
-        except BaseException:
+        except BaseException as exc:
             state.stopping.set()  # first: no shard may finish on samples whose ffmpeg is about to be killed
-            kill_children()
+            if isinstance(exc, KeyboardInterrupt):  # only an interruption ends children: this may be a user's
+                kill_children()  # notebook, whose own children (a Spark JVM) survive a failed run
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -79,19 +80,19 @@ def test_four_shards_at_once_run_in_two_processes(media: Path, tmp_path: Path) -
 
 def test_shards_that_fit_one_worker_run_inside_the_curate_process(media: Path, tmp_path: Path) -> None:
     """processes_count 2 ≤ shards_per_process 4: a worker process would only cost its ~100 MB."""
-    seen_ffmpeg_parents: set[int] = set()
-    driver_pid: list[int] = []
+    driver: list[psutil.Process] = []
+    ffmpeg_under_driver: list[bool] = []
 
-    def note_ffmpeg_parents(_workers: list[psutil.Process]) -> None:
-        for proc in psutil.process_iter(["name", "ppid"]):
-            if proc.info["name"] == "ffmpeg" and driver_pid and proc.info["ppid"] == driver_pid[0]:
-                seen_ffmpeg_parents.add(proc.info["ppid"])
+    def note_direct_ffmpeg(_workers: list[psutil.Process]) -> None:
+        with contextlib.suppress(psutil.Error):
+            if any(c.name() == "ffmpeg" for c in driver[0].children()):
+                ffmpeg_under_driver.append(True)
 
     cmd = _job(media, tmp_path, {"processes_count": 2})
-    code, most_workers, most_ffmpeg = _watch(cmd, note_ffmpeg_parents, started=driver_pid.append)
+    code, most_workers, most_ffmpeg = _watch(cmd, note_direct_ffmpeg, started=lambda pid: driver.append(psutil.Process(pid)))
     assert code == 0
     assert most_workers == 0, "no worker process"
-    assert seen_ffmpeg_parents, "ffmpeg runs as a child of the curate process itself"
+    assert ffmpeg_under_driver, "ffmpeg runs as a child of the curate process itself"
     assert 1 <= most_ffmpeg <= 2, "two shards at once, one ffmpeg-family child each"
     out = tmp_path / "out"
     stats = stats_files(out)
