@@ -1,4 +1,9 @@
-"""ffprobe with a timeout: the one place that learns what a media file is."""
+"""The one place that learns what a media file is: ffprobe with a timeout, or an MP4's own header.
+
+``probe`` always runs ffprobe; ``probe_media`` (the worker's) first reads an MP4/MOV's ``moov``
+box in-process (``curation.mp4_header``), which answers as ffprobe would for the fields the chain
+decides on in ~1 ms instead of an ~70 ms ffprobe launch, and runs ffprobe for anything else.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+from curation.mp4_header import read_mp4_header
 
 
 class ProbeError(Exception):
@@ -25,6 +32,7 @@ class ProbeInfo:
     format_name: str | None
     is_image: bool
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    complete: bool = True  # raw is ffprobe's whole answer (False: only the fields the chain decides on)
 
     @property
     def has_video(self) -> bool:
@@ -64,7 +72,19 @@ def probe(path: Path | str, timeout: float = 30.0) -> ProbeInfo:
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ProbeError(f"not a media file: {message[-1] if message else 'ffprobe failed'}")
-    data = json.loads(proc.stdout or b"{}")
+    return probe_info(json.loads(proc.stdout or b"{}"))
+
+
+def probe_media(path: Path | str, timeout: float = 30.0) -> ProbeInfo:
+    """The header of a plain MP4/MOV read in-process, else ffprobe (see the module docstring)."""
+    header = read_mp4_header(path)
+    if header is None:
+        return probe(path, timeout)
+    return probe_info(header, complete=False)
+
+
+def probe_info(data: dict[str, Any], complete: bool = True) -> ProbeInfo:
+    """ProbeInfo from an ffprobe-shaped answer; ProbeError when it holds no audio or video."""
     streams = data.get("streams", [])
     fmt = data.get("format", {})
     video = next((s for s in streams if s.get("codec_type") == "video"), None)
@@ -84,6 +104,7 @@ def probe(path: Path | str, timeout: float = 30.0) -> ProbeInfo:
         format_name=format_name,
         is_image=is_image,
         raw=data,
+        complete=complete,
     )
 
 

@@ -24,7 +24,7 @@ from curation.fsutil import process_token, read_json
 from curation.metadata_only import metadata_transform
 from curation.plan import DATASET_FORMATS, KEY_COLUMN, load_plan
 from curation.previous import PreviousShard
-from curation.probe import ProbeError, ProbeInfo, probe
+from curation.probe import ProbeError, ProbeInfo, probe_media
 from curation.sections import clips_in_download, download_section, record_section
 from curation.sources import FetchError, fetch
 from curation.stats import FAILED_TO_DOWNLOAD, FAILED_TO_SUBSAMPLE, SUCCESS, ShardStats, stats_path
@@ -191,7 +191,7 @@ class ShardProcessor:
         try:
             with self.state.transcode_slots:  # one ffmpeg-family child per slot: a probe per thread would double memory
                 self._stop_if_asked()
-                info = probe(fetched.path, timeout=self.config.reading.step_timeout("ffprobe"))
+                info = probe_media(fetched.path, timeout=self.config.reading.step_timeout("ffprobe"))
             check_limits(info, self.config)
             result.seconds_in = info.duration or 0.0
             sample = SampleInput(key=key, path=fetched.path, probe=info, metadata=self.base_meta(row),

@@ -25,6 +25,7 @@ from subsamplers.ffmpeg_plan import TranscodePlan
 
 _AUDIO_ENCODERS = {"mp3": "libmp3lame", "wav": "pcm_s16le", "flac": "flac", "ogg": "libvorbis", "opus": "libopus"}
 _MP4_FAMILY = {"mp4", "m4a", "mov", "m4v"}
+INT_MAX = 2**31 - 1  # ffmpeg's bound for the max_pixels option
 
 
 @dataclass
@@ -150,17 +151,23 @@ def compile_plan(plan: TranscodePlan) -> Job:
 def finish(outputs: list[Any], planned: list[PlannedOutput], plan: TranscodePlan) -> Job:
     merged = ffmpeg.merge_outputs(*outputs)
     argv = merged.global_args("-hide_banner", "-nostdin", "-loglevel", "error").overwrite_output().compile()
-    return Job(_with_threads(argv, plan.config.ffmpeg_threads), planned, _input_components(plan))
+    return Job(_with_input_options(argv, plan), planned, _input_components(plan))
 
 
-def _with_threads(argv: list[str], threads: int | None) -> list[str]:
-    """Apply the thread count to decoders (an input option: before each -i) and filter graphs too."""
-    if threads is None:
-        return argv
-    out = [argv[0], "-filter_threads", str(threads)]
+def _with_input_options(argv: list[str], plan: TranscodePlan) -> list[str]:
+    """Options for every decoder (input options: before each -i), and the filter graphs' threads.
+
+    ``max_pixels``: the decoder itself refuses pictures over ``reading.max_pixels``, whatever size
+    the container declared to the probe (a stream may also change size midway).
+    """
+    threads = plan.config.ffmpeg_threads
+    decoder = ["-max_pixels", str(min(plan.config.reading.max_pixels, INT_MAX))]
+    if threads is not None:
+        decoder += ["-threads", str(threads)]
+    out = [argv[0]] + (["-filter_threads", str(threads)] if threads is not None else [])
     for arg in argv[1:]:
         if arg == "-i":
-            out += ["-threads", str(threads)]
+            out += decoder
         out.append(arg)
     return out
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import stat
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from subsamplers.base import SubsamplerError
 from subsamplers.ffmpeg_command import compile_plan
 from subsamplers.ffmpeg_plan import build_plan, transform
 from tests.support.chain import config_for, rate, run_chain, sample_for, streams
+from tests.support.launches import launches, log_launches
 from tests.support.media import make_corrupt_ts, make_image, make_video
 
 CHAIN = {
@@ -36,31 +36,17 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.fixture
 def ffmpeg_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every ffmpeg launched from now on is logged (a wrapper first on PATH execs the real one)."""
-    real = shutil.which("ffmpeg")
-    assert real
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    log = tmp_path / "ffmpeg.log"
-    log.touch()
-    wrapper = bindir / "ffmpeg"
-    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real}" "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    return log
-
-
-def _launches(log: Path) -> list[str]:
-    return [line for line in log.read_text().splitlines() if line.strip()]
+    """Every ffmpeg launched from now on is logged."""
+    return log_launches("ffmpeg", tmp_path, monkeypatch)
 
 
 def test_resize_fps_clip_is_one_ffmpeg_per_source(sources, ffmpeg_log, tmp_path) -> None:
     for index, source in enumerate(sources):
         outs = run_chain(source, CHAIN, tmp_path / f"o{index}", clips=SPANS + [[3.6, 3.9]], key=f"s{index}")
         assert len(outs) == 3
-    launches = _launches(ffmpeg_log)
-    assert len(launches) == len(sources)
-    for launch, source in zip(launches, sources, strict=True):
+    launched = launches(ffmpeg_log)
+    assert len(launched) == len(sources)
+    for launch, source in zip(launched, sources, strict=True):
         assert f"file:{source.resolve()}" in launch
 
 
@@ -68,7 +54,7 @@ def test_cut_detection_is_its_own_small_decode_before_the_one_transcode(sources,
     """The clips must be known before the ffmpeg that cuts them starts: detection is a separate pass."""
     chain = {**CHAIN, "CutDetectionSubsampler": {"args": {}, "cuts_are_clips": True}}
     run_chain(sources[0], chain, tmp_path / "o")
-    detect, transcode = _launches(ffmpeg_log)
+    detect, transcode = launches(ffmpeg_log)
     assert "scale=160:-2,select=" in detect and "-f null" in detect
     assert "libx264" in transcode and "libx264" not in detect
 
@@ -118,7 +104,7 @@ def test_frames_are_dropped_before_scaling(sources, tmp_path) -> None:
 
 def test_low_precision_clipping_alone_is_a_stream_copy(sources, ffmpeg_log, tmp_path) -> None:
     outs = run_chain(sources[0], {"ClippingSubsampler": {"args": {"precision": "low"}}}, tmp_path, clips=[[1.0, 2.0]])
-    [launch] = _launches(ffmpeg_log)
+    [launch] = launches(ffmpeg_log)
     assert "-c:v copy" in launch and "libx264" not in launch
     assert "decode_errors" in outs[0].metadata
 
@@ -128,7 +114,7 @@ def test_nothing_to_change_runs_no_ffmpeg(sources, ffmpeg_log, tmp_path) -> None
     assert out.media == {"mp4": sources[0]}
     [out] = run_chain(sources[0], {"FFProbeSubsampler": {"args": {}}, "FrameSubsampler": {"args": {"frame_rate": 60}}}, tmp_path)
     assert out.media == {"mp4": sources[0]}
-    assert _launches(ffmpeg_log) == []
+    assert launches(ffmpeg_log) == []
 
 
 def test_images_pass_frame_and_clipping_untouched(tmp_path) -> None:
@@ -290,7 +276,7 @@ def test_shared_encoder_with_default_codec_settings_keeps_audio_and_rate(tmp_pat
 
 
 def _launch_threads(log: Path) -> list[str]:
-    words = _launches(log)[-1].split()
+    words = launches(log)[-1].split()
     return [f"{words[i]} {words[i + 1]}" for i, w in enumerate(words[:-1]) if w in ("-threads", "-filter_threads")]
 
 

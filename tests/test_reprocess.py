@@ -12,6 +12,7 @@ from curation.config import build_config
 from curation.plan import make_plan
 from curation.worker import process_shard
 from tests.support.chain import FAST, streams
+from tests.support.launches import launches, log_launches
 from tests.support.shards import read_webdataset, sample_json, stats_files
 
 CAPTIONS = ["a cat, on a mat", "ünïcödé caption", "third \"quoted\"", "fourth\nline two"]
@@ -148,3 +149,17 @@ def test_input_shards_inside_the_output_folder_are_refused(curated: Path) -> Non
         curate(url_list=f"{curated}/*.tar", input_format="webdataset", output_folder=str(curated), output_format="webdataset",
                incremental_mode="overwrite", quiet=True)
     assert sorted(p.name for p in curated.iterdir()) == before
+
+
+def test_reprocessing_mp4_members_launches_one_ffmpeg_and_no_ffprobe(curated: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each member's MP4 header is read in-process: the only child per sample is its one ffmpeg."""
+    ffprobe_log = log_launches("ffprobe", tmp_path, monkeypatch)
+    ffmpeg_log = log_launches("ffmpeg", tmp_path, monkeypatch)
+    summary = curate(url_list=f"{curated}/{{00000..00001}}.tar", input_format="webdataset", output_folder=str(tmp_path / "out"),
+                     output_format="webdataset", processes_count=1, quiet=True, encoding=FAST,
+                     subsampling={"ResolutionSubsampler": {"args": {"height": 32}}, "FrameSubsampler": {"args": {"frame_rate": 5}}})
+    assert summary.totals["successes"] == 4
+    assert launches(ffprobe_log) == []
+    ffmpeg_runs = launches(ffmpeg_log)
+    assert len(ffmpeg_runs) == 4 and all("-max_pixels" in run for run in ffmpeg_runs)

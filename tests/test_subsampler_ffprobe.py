@@ -1,4 +1,4 @@
-"""FFProbeSubsampler: video_metadata from the worker's probe; keyframes only when asked."""
+"""FFProbeSubsampler: ffprobe's whole answer as video_metadata (even when the worker read the MP4 header); keyframes only when asked."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ def test_video_metadata_without_touching_the_media(source, tmp_path) -> None:
     assert meta["duration"] == pytest.approx(2.0, abs=0.05)
     assert {s["codec_type"] for s in meta["streams"]} == {"video", "audio"}
     assert "format_name" in meta["format"]
+    # the worker read this MP4's header in-process; the json still gets what only ffprobe says
+    assert meta["streams"][0]["codec_long_name"].startswith("H.264")
+    assert meta["streams"][1]["channel_layout"] == "mono" and meta["format"]["probe_score"] == 100
     assert "keyframe_timestamps" not in meta
 
 

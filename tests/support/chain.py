@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from curation.config import Config, build_config
-from curation.probe import probe
+from curation.probe import probe_media
 from subsamplers import build_subsamplers
 from subsamplers.base import SampleInput, SampleOutput
 from subsamplers.ffmpeg_plan import transform
@@ -21,7 +21,7 @@ def config_for(subsampling: dict[str, Any], **overrides: Any) -> Config:
 
 def sample_for(path: Path, tmp_dir: Path, key: str = "k", clips: Any = None) -> SampleInput:
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    return SampleInput(key=key, path=Path(path), probe=probe(path), metadata={}, clips=clips, tmp_dir=tmp_dir)
+    return SampleInput(key=key, path=Path(path), probe=probe_media(path), metadata={}, clips=clips, tmp_dir=tmp_dir)
 
 
 def run_chain(path: Path, subsampling: dict[str, Any], tmp_dir: Path, clips: Any = None, key: str = "k",
