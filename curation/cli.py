@@ -41,7 +41,7 @@ def text_or_none(text: str) -> str | None:
 # name, parser, help
 RUN_FLAGS: list[tuple[str, Callable[[str], Any], str]] = [
     ("url_list", str, "input table, folder of tables or media, dataset annotation file, or shard pattern"),
-    ("output_folder", str, "where shards, stats and the plan go"),
+    ("output_folder", str, "where shards, stats and the plan go: a folder, or an fsspec URL (s3://bucket/out)"),
     ("output_format", str, "webdataset | parquet | files | dummy"),
     ("input_format", str, "csv | tsv | tsv.gz | json | jsonl | parquet | txt | files | webdataset | kinetics | ssv2 | imagefolder"),
     ("encode_formats", literal, "modality → extension, e.g. '{\"video\": \"mp4\", \"audio\": \"m4a\"}'"),
@@ -56,6 +56,7 @@ RUN_FLAGS: list[tuple[str, Callable[[str], Any], str]] = [
     ("incremental_mode", str, "incremental (skip finished shards) | overwrite"),
     ("max_shard_retry", int, "retries of a failed shard"),
     ("tmp_dir", text_or_none, "temp folder (default: <output_folder>/_tmp)"),
+    ("staging_folder", text_or_none, "for a remote output_folder: local folder shards are made in (default: ~/.cache/curation/staging/...)"),
     ("config", str, "built-in config name or YAML path"),
     ("media_dir", text_or_none, "folder of media for dataset layouts (kinetics, ssv2)"),
     ("seed", int, "seed for sampling"),

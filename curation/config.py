@@ -107,6 +107,10 @@ class Config(_Section):
     max_shard_retry: int = Field(1, ge=0)
     retry_failed: bool = Field(False, description="re-attempt only the failed samples of finished shards")
     tmp_dir: str | None = None
+    staging_folder: str | None = Field(None, description="for a remote output_folder: the local folder shards are made in "
+                                       "before they are published (null = ~/.cache/curation/staging/<url>)")
+    publish_to: str | None = Field(None, description="set by curate when output_folder is remote: where the staging "
+                                   "folder's finished shards go")
     media_dir: str | None = None
     seed: int = 0
     subsampling: dict[str, Any] = Field(default_factory=dict)
@@ -128,14 +132,18 @@ class Config(_Section):
                 raise ValueError(f"extension {ext!r} must be a plain name like 'mp4'")
         return value
 
-    @field_validator("output_folder")
+    @field_validator("output_folder", "publish_to")
     @classmethod
-    def _local_output(cls, value: str) -> str:
-        """``file://`` URLs are local folders; other schemes would silently become a local ``s3:`` folder."""
+    def _output_location(cls, value: str | None) -> str | None:
+        """``file://`` URLs are local folders; other schemes are fsspec filesystems (``curation.remote_output``)."""
+        from curation.remote_output import check_remote_folder, remote_protocol
+
+        if value is None:
+            return None
         if value.startswith("file://"):
             return value[len("file://"):] or "/"
-        if "://" in value:
-            raise ValueError("remote output folders are not supported: write to a local folder, then copy")
+        if remote_protocol(value) is not None:
+            return check_remote_folder(value)
         return value
 
     @field_validator("subsampling", mode="before")
@@ -262,7 +270,7 @@ def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
 def format_validation_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "config"
-    message = first["msg"]
+    message = first["msg"].removeprefix("Value error, ")  # our validators' own sentences, as written
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     got = first.get("input")

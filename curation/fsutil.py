@@ -42,8 +42,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def json_file_bytes(data: Any) -> bytes:
+    """How every json file of ours is written (stats, manifest, markers), locally or remotely."""
+    return (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
+
+
 def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8"))
+    atomic_write_bytes(path, json_file_bytes(data))
 
 
 def read_json(path: Path) -> Any:

@@ -98,9 +98,11 @@ def format_stats(ov: dict[str, Any]) -> str:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from curation.run_state import collect, overview
+    from curation.remote_output import remote_protocol
+    from curation.run_state import collect, collect_remote, overview
 
-    ov = overview(collect(args.output_folder))
+    remote = remote_protocol(args.output_folder) is not None
+    ov = overview(collect_remote(args.output_folder) if remote else collect(args.output_folder))
     emit([json.dumps(ov, indent=2) if args.json else format_stats(ov)])
     return 0
 
@@ -116,6 +118,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.probe_samples < 0:
         raise UserError("--probe_samples: must be >= 0")
+    from curation.remote_output import remote_protocol
+
+    if remote_protocol(args.output_folder) is not None:
+        raise UserError(f"{args.output_folder}: curate report reads shards from a local folder; copy it first "
+                        "(curate stats works on remote folders)")
     path = build_report(args.output_folder, args.out, label_col=args.label_col, probe_samples=args.probe_samples)
     print(f"report written to {path}")
     return 0

@@ -24,7 +24,7 @@ _TEMP = re.compile(r"^\.(\d+)(?:[._].*)?\.tmp-\d+$")
 
 @dataclass
 class RunState:
-    folder: Path
+    folder: Path | str  # a URL for a remote output folder (curate stats only)
     stats: list[dict[str, Any]]  # one per finished shard, sorted by shard name
     planned: list[str] | None  # every shard name in the plan manifest; None without a plan
     running: list[str] = field(default_factory=list)  # pending shards with temp files being written
@@ -105,6 +105,26 @@ def collect(folder: Path | str) -> RunState:
     state = RunState(folder, stats, planned, unreadable=unreadable, lock=_lock_holder(folder))
     pending = set(state.pending)
     state.running = sorted({m.group(1) for p in folder.iterdir() if (m := _TEMP.match(p.name)) and m.group(1) in pending})
+    return state
+
+
+def collect_remote(url: str) -> RunState:
+    """A remote output folder's plan and stats, read into a scratch folder (no lock, nothing running there)."""
+    import tempfile
+
+    from curation.remote_output import RemoteFolder, check_remote_folder, pull_state
+
+    try:
+        url = check_remote_folder(url)
+    except ValueError as exc:
+        raise UserError(f"{url}: {exc}") from None
+    if not RemoteFolder(url).entries():
+        raise UserError(f"{url}: no such output folder")
+    with tempfile.TemporaryDirectory(prefix="curate-stats-") as scratch:
+        pull_state(Path(scratch), url)
+        state = collect(scratch)
+    state.folder = url
+    state.lock = None
     return state
 
 

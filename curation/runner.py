@@ -35,15 +35,23 @@ class RunSummary:
 _OUR_ENTRY = re.compile(r"^(\.)?\d+(\.tar|\.parquet|_stats\.json)?(\..*\.tmp-\d+|\.tmp-\d+)?$")
 
 
-def clear_outputs(folder: Path) -> None:
-    """``incremental_mode: overwrite``: remove what earlier runs wrote here, and nothing else."""
+def clear_outputs(folder: Path, remote: str | None = None) -> None:
+    """``incremental_mode: overwrite``: remove what earlier runs wrote here (and in the remote folder), and nothing else."""
     if not folder.exists():
         return
     from curation.wds_plan import named_outputs
 
     named = named_outputs(folder)  # webdataset input: shards keep their tars' names, not only numbers
+
+    def ours(name: str) -> bool:
+        return name in (PLAN_DIR, "_tmp") or bool(_OUR_ENTRY.match(name)) or ".tmp-" in name or name in named
+
+    if remote is not None:
+        from curation.remote_output import clear_remote
+
+        clear_remote(remote, ours)
     for entry in folder.iterdir():
-        if entry.name in (PLAN_DIR, "_tmp") or _OUR_ENTRY.match(entry.name) or ".tmp-" in entry.name or entry.name in named:
+        if ours(entry.name):
             if entry.is_dir():
                 shutil.rmtree(entry)
             else:
@@ -73,6 +81,25 @@ def pending_shards(plan: Plan, folder: Path, retry_failed: bool = False) -> list
     return pending
 
 
+def make_or_resume_plan(config: Config) -> Plan:
+    """The plan (made in a child process, or the recorded one); with a remote output, taken from and given to it."""
+    if not config.publish_to:
+        return plan_in_child(config)
+    from curation.remote_output import push_plan
+
+    folder = Path(config.output_folder)
+    pull_state(folder, config.publish_to)  # resume where any machine left off; forget what the remote lost
+    plan = plan_in_child(config)
+    push_plan(folder, config.publish_to)
+    return plan
+
+
+def pull_state(folder: Path, url: str) -> None:
+    from curation.remote_output import pull_state as pull
+
+    pull(folder, url)
+
+
 def run(config: Config | str | dict[str, Any] | None = "default", quiet: bool | None = None, **overrides: Any) -> RunSummary:
     """Run (or resume) a curation job; raise ShardsFailedError if shards remain unfinished."""
     if not isinstance(config, Config):
@@ -80,6 +107,9 @@ def run(config: Config | str | dict[str, Any] | None = "default", quiet: bool | 
     from distributors.slurm import detect_worker_mode
 
     config = detect_worker_mode(config)  # srun -n N curate run ...: one share per task
+    from curation.remote_output import staged
+
+    config = staged(config)  # a remote output folder: work in a local staging folder, publish each shard
     folder = Path(config.output_folder)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"output_folder: {folder} exists and is not a directory")
@@ -101,15 +131,17 @@ def _run_locked(config: Config, folder: Path, quiet: bool | None) -> RunSummary:
 
         refuse_inputs_in_output(config)
     if config.incremental_mode == "overwrite":
-        clear_outputs(folder)
+        if config.publish_to:  # the remote plan names the shards to clear
+            pull_state(folder, config.publish_to)
+        clear_outputs(folder, config.publish_to)
     if config.distribution.distributor != "slurm_worker":
         remove_stale_temps(folder)
     if config.distribution.distributor == "slurm_worker":  # srun tasks: only task 0 reads the input
         from distributors.slurm import plan_for_task
 
-        plan = plan_for_task(config, plan_in_child)
+        plan = plan_for_task(config, make_or_resume_plan)
     else:
-        plan = plan_in_child(config)
+        plan = make_or_resume_plan(config)
     pending = pending_shards(plan, folder, config.retry_failed)
     progress = Progress(total=len(plan.shard_ids), done=len(plan.shard_ids) - len(pending), quiet=quiet)
     from distributors import get_distributor
@@ -121,8 +153,10 @@ def _run_locked(config: Config, folder: Path, quiet: bool | None) -> RunSummary:
     failed = [o.shard_id for o in outcomes if not o.ok]
     if config.distribution.distributor != "slurm_worker":  # every worker has stopped: what a killed one left is stale
         remove_stale_temps(folder)
+        if config.publish_to:  # workers on other machines published into the remote folder, not into this staging
+            pull_state(folder, config.publish_to)
     totals = summarize(read_all_stats(folder))
-    summary = RunSummary(str(folder), len(plan.shard_ids), len(plan.shard_ids) - len(pending_shards(plan, folder)), failed, totals)
+    summary = RunSummary(config.publish_to or str(folder), len(plan.shard_ids), len(plan.shard_ids) - len(pending_shards(plan, folder)), failed, totals)
     if config.enable_wandb:
         from curation.wandb_log import log_run
 

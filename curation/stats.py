@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curation.fsutil import atomic_write_json, read_json
+from curation.fsutil import atomic_write_json, json_file_bytes, read_json
 
 SUCCESS = "success"
 FAILED_TO_DOWNLOAD = "failed_to_download"
@@ -64,6 +64,9 @@ class ShardStats:
         data["input_problems"] = dict(self.input_problems)
         data["filter_drops"] = dict(self.filter_drops)
         return data
+
+    def to_json_bytes(self) -> bytes:
+        return json_file_bytes(self.to_dict())
 
     def write(self, folder: Path) -> None:
         atomic_write_json(stats_path(folder, self.shard), self.to_dict())

@@ -98,7 +98,12 @@ def webdataset_sources(config: Config) -> list[InputSource]:
 def refuse_inputs_in_output(config: Config) -> None:
     """Checked before ``overwrite`` clears the output folder: the input shards must not be in it."""
     assert config.url_list is not None
-    _refuse_inside_output(expand_shards(config.url_list), Path(config.output_folder))
+    inputs = expand_shards(config.url_list)
+    _refuse_inside_output(inputs, Path(config.output_folder))
+    if config.publish_to:
+        from curation.remote_output import refuse_inside
+
+        refuse_inside(inputs, config.publish_to)
 
 
 def _refuse_inside_output(urls: list[str], output: Path) -> None:

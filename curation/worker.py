@@ -152,6 +152,10 @@ class ShardProcessor:
                 self.previous.close()
         stats.bytes_written = writer.bytes_written
         stats.finish()
+        if self.config.publish_to:  # a remote output folder: upload, its stats last, before the local marker
+            from curation.remote_output import publish_shard
+
+            publish_shard(self.config.publish_to, writer.finals, stats.to_json_bytes(), self.name)
         stats.write(self.folder)
         return stats.to_dict()
 
@@ -268,12 +272,20 @@ def _output_seconds(meta: dict[str, Any], source_seconds: float | None) -> float
 def process_shard(shard_id: int, config: Config, attempt: int = 1, state: WorkerState | None = None) -> dict[str, Any]:
     """Process one shard end to end (idempotent: a finished shard is left alone)."""
     folder = Path(config.output_folder)
+    if config.publish_to:  # a worker on another machine takes the plan from the remote output folder
+        from curation.remote_output import ensure_plan
+
+        ensure_plan(folder, config.publish_to)
     processor = ShardProcessor(config, shard_id, attempt, state=state)
     done = stats_path(folder, processor.name)
     if done.exists():
         previous_stats = read_json(done)
         if not (config.retry_failed and has_failures(previous_stats)):
             return previous_stats
+        if config.publish_to:  # its good samples are kept from the published files
+            from curation.remote_output import fetch_shard
+
+            fetch_shard(config.publish_to, folder, processor.name)
         processor.previous = PreviousShard(folder, processor.name, config.output_format, config.encode_formats)
     return processor.run()
 

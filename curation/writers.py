@@ -53,6 +53,7 @@ class ShardWriter(ABC):
         self.rows: list[dict[str, Any]] = []
         self.bytes_written = 0
         self._temps: list[Path] = []
+        self.finals: list[Path] = []  # what close() put in place (published as they are for a remote output)
 
     def _temp(self, final: Path) -> Path:
         tmp = temp_name(final)
@@ -81,6 +82,7 @@ class ShardWriter(ABC):
             if final.is_dir():
                 shutil.rmtree(final)
             os.replace(tmp, final)
+            self.finals.append(final)
 
     writes_metadata_parquet = True
 

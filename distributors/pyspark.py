@@ -95,7 +95,8 @@ class PySparkDistributor(Distributor):
         spark, created = self.session()
         sc = spark.sparkContext
         try:
-            if self.args.get("check_visibility", True):
+            # a remote output folder carries the plan and the results: executors need no shared mount
+            if self.args.get("check_visibility", True) and not self.config.publish_to:
                 self.check_visible(sc)
             return self._run(sc, shard_ids, on_outcome)
         except KeyboardInterrupt:

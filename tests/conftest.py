@@ -29,6 +29,16 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API on 127.0.0.1 for the whole session (clients cache their endpoint), with one bucket."""
+    from tests.support.s3 import BUCKET, s3, s3_server
+
+    with s3_server() as url:
+        s3().mkdir(BUCKET)
+        yield url
+
+
+@pytest.fixture(scope="session")
 def server(media: Path) -> Iterator[FaultServer]:
     srv = FaultServer(media).start()
     yield srv

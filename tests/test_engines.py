@@ -86,3 +86,30 @@ def test_spark_standalone_cluster_matches_multiprocessing(
     assert list((spark_standalone.root / "work").glob("app-*")), "the job did not run on the standalone worker"
     assert not list((spark_standalone.root / "work").rglob("*_stats.json")), "an executor wrote into its own cwd"
     assert SparkSession.getActiveSession() is None, "a session the distributor made must be stopped"
+
+
+def test_spark_executors_publish_into_a_remote_output_folder(
+    engine_input: Path, reference_output: dict[str, Any], tmp_path: Path, s3_endpoint: str,
+) -> None:
+    """With an s3:// output the executors publish each shard themselves (no shared mount is checked);
+    the bucket then holds the same dataset as a local multiprocessing run, byte for byte."""
+    from curation.runner import run
+    from tests.support.s3 import BUCKET, S3_ENV, s3
+    from tests.support.spark import local_session
+
+    config = base_config(engine_input, tmp_path / "unused", distributor="pyspark", subjob_size=2)
+    config.update(output_folder=f"s3://{BUCKET}/spark", staging_folder=str(tmp_path / "staging"))
+    with local_session(cores=2, executor_env={**S3_ENV, "AWS_ENDPOINT_URL": s3_endpoint}) as spark:
+        tracker = spark.sparkContext.statusTracker()
+        jobs_before = len(tracker.getJobIdsForGroup(None))
+        summary = run(config, quiet=True)
+        assert (summary.shards_done, summary.output_folder) == (3, f"s3://{BUCKET}/spark")
+        assert len(tracker.getJobIdsForGroup(None)) - jobs_before == 2  # no visibility job, two batches
+    downloaded = tmp_path / "downloaded"
+    downloaded.mkdir()
+    fs = s3()
+    for path in fs.glob(f"{BUCKET}/spark/*"):
+        if fs.isfile(path):
+            fs.get_file(path, str(downloaded / Path(path).name))
+    assert output_fingerprint(downloaded) == reference_output
+    assert not list((tmp_path / "staging").glob("*.tar")), "published shards leave only their stats in staging"

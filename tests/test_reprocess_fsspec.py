@@ -1,4 +1,4 @@
-"""fsspec: input shards on a non-local filesystem (memory://) are indexed and read by offset; output stays local."""
+"""fsspec: input shards on a non-local filesystem (memory://) are indexed and read by offset; output URLs are checked up front."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def test_memory_filesystem_shards_plan_and_stream(tmp_path: Path) -> None:
         fs.rm("/bucket", recursive=True)
 
 
-def test_output_folder_is_local(tmp_path: Path) -> None:
+def test_output_folder_urls(tmp_path: Path) -> None:
+    """file:// is a local folder; a remote URL stays a URL (tests/test_remote_output.py runs them) if fsspec can write there."""
     assert build_config(None, output_folder=f"file://{tmp_path}/out").output_folder == f"{tmp_path}/out"
-    with pytest.raises(ConfigError, match="output_folder: .*remote output folders are not supported"):
-        build_config(None, output_folder="s3://bucket/out")
+    assert build_config(None, output_folder="s3://bucket/out/").output_folder == "s3://bucket/out"
+    with pytest.raises(ConfigError, match="output_folder: unknown filesystem protocol nosuch://"):
+        build_config(None, output_folder="nosuch://bucket/out")

@@ -50,13 +50,19 @@ def session_conf(master: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def local_session(cores: int = 2) -> Iterator[Any]:
-    """An active local[N] SparkSession (the distributor must use it, not make its own)."""
+def local_session(cores: int = 2, executor_env: dict[str, str] | None = None) -> Iterator[Any]:
+    """An active local[N] SparkSession (the distributor must use it, not make its own).
+
+    ``executor_env``: variables for the Python workers (the JVM, started once per test process,
+    keeps the environment it started with).
+    """
     spark_env()
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder
-    for key, value in session_conf(f"local[{cores}]").items():
+    conf = session_conf(f"local[{cores}]")
+    conf.update({f"spark.executorEnv.{name}": value for name, value in (executor_env or {}).items()})
+    for key, value in conf.items():
         if key == "master":
             builder = builder.master(value)
         elif key == "app_name":
