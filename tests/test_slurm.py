@@ -145,7 +145,8 @@ def test_srun_worker_tasks_split_the_shards(slurm: Any, engine_input: Path, refe
     assert output_fingerprint(out) == reference_output
     assert "2 srun tasks: each runs its share of the shards (distributor slurm_worker)" in done.stderr
     assert "slurm task 0/2: 2 of 3 pending shard(s) are mine" in done.stderr
-    assert "slurm task 1/2: 1 of 3 pending shard(s) are mine" in done.stderr
+    # task 1 counts what is pending when it starts: task 0 (which planned first) may already have finished some
+    assert re.search(r"slurm task 1/2: 1 of [123] pending shard\(s\) are mine", done.stderr)
     assert "slurm task 1/2: using the plan written by task 0" in done.stderr, "only task 0 reads the input"
     assert "slurm task 0/2: using the plan" not in done.stderr
     assert all(json.loads(p.read_text())["attempt"] == 1 for p in out.glob("*_stats.json"))
