@@ -45,3 +45,43 @@ def test_truncated_at_a_member_boundary_and_trailing_garbage(tmp_path: Path) -> 
     index = index_tar(str(half))
     assert index.members[1].problem == "truncated tar: member cut off (100 of 512 bytes present)"
     assert index.problems
+
+
+def _bytes_read_by_this_process() -> int:
+    """Bytes this process got from read() calls so far (Linux's own count, whatever library read them)."""
+    line = next(line for line in Path("/proc/self/io").read_text().splitlines() if line.startswith("rchar:"))
+    return int(line.split()[1])
+
+
+def test_planning_a_class_subset_reads_the_metadata_not_the_media(tmp_path: Path) -> None:
+    """Choosing N per class over existing shards costs their headers, json and captions: media bytes are seeked over."""
+    import json
+    import os
+
+    from curation.config import build_config
+    from curation.plan import make_plan
+
+    video = os.urandom(1 << 20)  # 1 MiB per sample; the planner must never read it
+    for shard in range(2):
+        members: list = []
+        for i in range(8):
+            key = f"{shard:05d}{i:04d}"
+            members += [(f"{key}.mp4", video), (f"{key}.json", json.dumps({"label": "ab"[i % 2]}).encode()),
+                        (f"{key}.txt", b"a caption")]
+        write_tar(tmp_path / "in" / f"{shard:05d}.tar", members)
+    tar_bytes = sum(p.stat().st_size for p in (tmp_path / "in").glob("*.tar"))
+
+    def plan(out: str) -> tuple[int, object]:
+        config = build_config(None, url_list=f"{tmp_path}/in/{{00000..00001}}.tar", input_format="webdataset",
+                              output_folder=str(tmp_path / out),
+                              subsampling={"ClassSubsetSubsampler": {"args": {"samples_per_class": 3, "check_files": False}}})
+        before = _bytes_read_by_this_process()
+        made = make_plan(config)
+        return _bytes_read_by_this_process() - before, made
+
+    plan("warm")  # the first plan also reads the Python modules it imports
+    read, made = plan("out")
+    assert len(made.shard_ids) == 2
+    kept = [row for shard in made.shard_ids for row in made.read_shard(shard).to_pylist()]
+    assert sorted(row["label"] for row in kept) == ["a"] * 3 + ["b"] * 3
+    assert read < tar_bytes / 20, f"planning read {read} of {tar_bytes} tar bytes"
