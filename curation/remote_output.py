@@ -101,11 +101,17 @@ class RemoteFolder:
         else:
             self.fs.put_file(str(local), self.path(name))
 
+    def download_many(self, names: list[str], folder: Path) -> None:
+        """Small files (stats) fetched together: object stores answer them concurrently."""
+        for start in range(0, len(names), 500):
+            batch = names[start:start + 500]
+            found = self.fs.cat([self.path(name) for name in batch])
+            for name in batch:
+                atomic_write_bytes(folder / name, found[self.path(name)])
+
     def remove(self, names: list[str]) -> None:
-        self.fs.invalidate_cache()
-        for name in names:
-            if self.fs.exists(self.path(name)):
-                self.fs.rm(self.path(name), recursive=True)
+        if names:
+            self.fs.rm([self.path(name) for name in names], recursive=True)
 
     def entries(self) -> list[str]:
         self.fs.invalidate_cache()
@@ -143,9 +149,7 @@ def pull_state(folder: Path, url: str) -> None:
     for local in folder.glob(f"*{STATS_SUFFIX}"):
         if local.name not in published:
             local.unlink()
-    for name in sorted(published):
-        if not (folder / name).is_file():
-            remote.download(name, folder / name)
+    remote.download_many(sorted(name for name in published if not (folder / name).is_file()), folder)
 
 
 def push_plan(folder: Path, url: str) -> None:
@@ -174,14 +178,14 @@ def publish_shard(url: str, finals: list[Path], stats: bytes, shard_name: str) -
 def fetch_shard(url: str, folder: Path, shard_name: str) -> None:
     """Bring a published shard's files back into staging (``--retry_failed`` keeps its good samples)."""
     remote = RemoteFolder(url)
-    for entry in remote.entries():
-        if entry in (f"{shard_name}.tar", f"{shard_name}.parquet"):
-            remote.download(entry, folder / entry)
-        elif entry == shard_name:
-            for path in remote.fs.find(remote.path(shard_name)):
-                relative = path[len(remote.path(shard_name)) + 1:]
-                (folder / shard_name / relative).parent.mkdir(parents=True, exist_ok=True)
-                remote.download(f"{shard_name}/{relative}", folder / shard_name / relative)
+    remote.fs.invalidate_cache()
+    for name in (f"{shard_name}.tar", f"{shard_name}.parquet"):
+        if remote.fs.isfile(remote.path(name)):
+            remote.download(name, folder / name)
+    for path in remote.fs.find(remote.path(shard_name)):  # the files format: a folder per shard
+        relative = path[len(remote.path(shard_name)) + 1:]
+        (folder / shard_name / relative).parent.mkdir(parents=True, exist_ok=True)
+        remote.download(f"{shard_name}/{relative}", folder / shard_name / relative)
 
 
 def clear_remote(url: str, ours: Any) -> None:
