@@ -132,7 +132,7 @@ def _fullbox_version(data: bytes, start: int) -> int:
     return data[start]
 
 
-def _mvhd(data: bytes, start: int, end: int) -> tuple[int, int]:
+def _mvhd(data: bytes, start: int) -> tuple[int, int]:
     """(timescale, duration) of the movie."""
     if _fullbox_version(data, start) == 1:
         timescale, duration = struct.unpack_from(">IQ", data, start + 20)
@@ -389,7 +389,7 @@ def _read(path: Path) -> dict[str, Any]:
     moov = _children(data, 0, len(data))
     if "mvex" in moov:
         raise Unsure("fragmented file")
-    timescale, duration = _mvhd(data, _one(moov, "mvhd")[0], len(data))
+    timescale, duration = _mvhd(data, _one(moov, "mvhd")[0])
     if timescale <= 0 or duration <= 0:
         raise Unsure("no movie duration")
     tracks = [_track(data, begin, end) for begin, end in moov.get("trak", [])]
