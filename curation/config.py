@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from curation.errors import ConfigError
+from curation.remote_output import check_remote_folder, remote_protocol
 
 OutputFormat = Literal["webdataset", "parquet", "files", "dummy"]
 InputFormat = Literal[
@@ -136,8 +137,6 @@ class Config(_Section):
     @classmethod
     def _output_location(cls, value: str | None) -> str | None:
         """``file://`` URLs are local folders; other schemes are fsspec filesystems (``curation.remote_output``)."""
-        from curation.remote_output import check_remote_folder, remote_protocol
-
         if value is None:
             return None
         if value.startswith("file://"):

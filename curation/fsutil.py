@@ -1,13 +1,16 @@
-"""Small filesystem helpers: atomic writes, so nothing half-written ever looks finished."""
+"""Small filesystem helpers: atomic writes, so nothing half-written ever looks finished; URLs vs local paths."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import zlib
 from pathlib import Path
 from typing import Any
+
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 # Slurm ids that tell apart tasks on a shared filesystem (same pid on two nodes is common)
 _SLURM_IDS = ("SLURM_JOB_ID", "SLURM_STEP_ID", "SLURM_PROCID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID")
@@ -54,3 +57,16 @@ def atomic_write_json(path: Path, data: Any) -> None:
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def url_scheme(text: str) -> str | None:
+    """``s3`` for ``s3://bucket/x``, ``file`` for ``file:///x``; None for a plain path."""
+    match = _URL_SCHEME.match(text)
+    return match.group(1).lower() if match else None
+
+
+def url_to_fs(url: str) -> tuple[Any, str]:
+    """fsspec's filesystem and path for a URL (fsspec imported only when a URL needs it)."""
+    import fsspec
+
+    return fsspec.core.url_to_fs(url)

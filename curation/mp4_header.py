@@ -287,7 +287,8 @@ def _track(data: bytes, start: int, end: int) -> Track:
         track.edits = _elst(data, *_one(edts, "elst")) if "elst" in edts else []
     mdia = _children(data, *_one(trak, "mdia"))
     _mdhd(data, _one(mdia, "mdhd")[0], track)
-    track.handler = data[_one(mdia, "hdlr")[0] + 8: _one(mdia, "hdlr")[0] + 12].decode("latin-1")
+    hdlr = _one(mdia, "hdlr")[0]
+    track.handler = data[hdlr + 8: hdlr + 12].decode("latin-1")
     if track.handler not in ("vide", "soun"):
         raise Unsure(f"a {track.handler!r} track")
     stbl = _children(data, *_one(_children(data, *_one(mdia, "minf")), "stbl"))
@@ -378,10 +379,8 @@ def read_mp4_header(path: Path | str) -> dict[str, Any] | None:
     """
     try:
         return _read(Path(path))
-    except (Unsure, struct.error, IndexError, ValueError, ZeroDivisionError, OverflowError):
-        return None
-    except OSError:
-        return None  # unreadable here: ffprobe reports it in its own words
+    except (Unsure, struct.error, IndexError, ValueError, ZeroDivisionError, OverflowError, OSError):
+        return None  # damaged, unusual or unreadable: ffprobe answers (or reports it in its own words)
 
 
 def _read(path: Path) -> dict[str, Any]:

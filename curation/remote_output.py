@@ -21,20 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from curation.errors import TableError
-from curation.fsutil import atomic_write_bytes
+from curation.fsutil import atomic_write_bytes, url_scheme, url_to_fs
 from curation.manifest import MANIFEST, PLAN_DIR
 
 STATS_SUFFIX = "_stats.json"
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}  # pyproject extras that bring the filesystem
 
 
 def remote_protocol(folder: str) -> str | None:
     """The fsspec protocol of a remote output folder (``s3``), None for local paths and ``file://``."""
-    match = _SCHEME.match(folder)
-    if match is None or match.group(1).lower() in ("file", "local"):
-        return None
-    return match.group(1).lower()
+    scheme = url_scheme(folder)
+    return None if scheme in (None, "file", "local") else scheme
 
 
 def check_remote_folder(url: str) -> str:
@@ -65,7 +62,6 @@ def staged(config: Any) -> Any:
     if remote_protocol(config.output_folder) is None:
         return config
     staging = Path(config.staging_folder).expanduser() if config.staging_folder else default_staging(config.output_folder)
-    staging.mkdir(parents=True, exist_ok=True)
     return config.model_copy(update={"output_folder": str(staging), "publish_to": config.output_folder})
 
 
@@ -73,10 +69,8 @@ class RemoteFolder:
     """The remote side: what it holds, uploads into it, downloads from it."""
 
     def __init__(self, url: str) -> None:
-        import fsspec
-
         self.url = url
-        self.fs, self.root = fsspec.core.url_to_fs(url)
+        self.fs, self.root = url_to_fs(url)
 
     def path(self, name: str) -> str:
         return f"{self.root}/{name}"
@@ -113,9 +107,12 @@ class RemoteFolder:
         if names:
             self.fs.rm([self.path(name) for name in names], recursive=True)
 
-    def entries(self) -> list[str]:
+    def exists(self) -> bool:
         self.fs.invalidate_cache()
-        if not self.fs.exists(self.root):
+        return bool(self.fs.exists(self.root))
+
+    def entries(self) -> list[str]:
+        if not self.exists():
             return []
         return [Path(p.rstrip("/")).name for p in self.fs.ls(self.root, detail=False)]
 

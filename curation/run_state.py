@@ -118,7 +118,7 @@ def collect_remote(url: str) -> RunState:
         url = check_remote_folder(url)
     except ValueError as exc:
         raise UserError(f"{url}: {exc}") from None
-    if not RemoteFolder(url).entries():
+    if not RemoteFolder(url).exists():
         raise UserError(f"{url}: no such output folder")
     with tempfile.TemporaryDirectory(prefix="curate-stats-") as scratch:
         pull_state(Path(scratch), url)

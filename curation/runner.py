@@ -16,6 +16,7 @@ from curation.lock import folder_lock
 from curation.manifest import PLAN_DIR, Plan
 from curation.plan_process import plan_in_child
 from curation.progress import Progress
+from curation.remote_output import clear_remote, pull_state, push_plan, staged
 from curation.stats import read_all_stats, stats_path, summarize
 
 
@@ -47,8 +48,6 @@ def clear_outputs(folder: Path, remote: str | None = None) -> None:
         return name in (PLAN_DIR, "_tmp") or bool(_OUR_ENTRY.match(name)) or ".tmp-" in name or name in named
 
     if remote is not None:
-        from curation.remote_output import clear_remote
-
         clear_remote(remote, ours)
     for entry in folder.iterdir():
         if ours(entry.name):
@@ -85,19 +84,11 @@ def make_or_resume_plan(config: Config) -> Plan:
     """The plan (made in a child process, or the recorded one); with a remote output, taken from and given to it."""
     if not config.publish_to:
         return plan_in_child(config)
-    from curation.remote_output import push_plan
-
     folder = Path(config.output_folder)
     pull_state(folder, config.publish_to)  # resume where any machine left off; forget what the remote lost
     plan = plan_in_child(config)
     push_plan(folder, config.publish_to)
     return plan
-
-
-def pull_state(folder: Path, url: str) -> None:
-    from curation.remote_output import pull_state as pull
-
-    pull(folder, url)
 
 
 def run(config: Config | str | dict[str, Any] | None = "default", quiet: bool | None = None, **overrides: Any) -> RunSummary:
@@ -107,8 +98,6 @@ def run(config: Config | str | dict[str, Any] | None = "default", quiet: bool | 
     from distributors.slurm import detect_worker_mode
 
     config = detect_worker_mode(config)  # srun -n N curate run ...: one share per task
-    from curation.remote_output import staged
-
     config = staged(config)  # a remote output folder: work in a local staging folder, publish each shard
     folder = Path(config.output_folder)
     if folder.exists() and not folder.is_dir():

@@ -19,31 +19,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from curation.errors import TableError
+from curation.fsutil import url_scheme, url_to_fs
 
 CHUNK = 1 << 20
 HEADER_READ = 1 << 16
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def is_url(path: str) -> bool:
-    return bool(_SCHEME.match(path))
-
-
-def _fs(url: str) -> tuple[Any, str]:
-    import fsspec  # lazy: only URLs with a scheme need it
-
-    return fsspec.core.url_to_fs(url)
+    return url_scheme(path) is not None
 
 
 @contextmanager
 def open_input(url: str, block_size: int | None = None) -> Iterator[IO[bytes]]:
     """A seekable binary handle on a local path or an fsspec URL (``block_size``: remote read size)."""
     if is_url(url):
-        fs, path = _fs(url)
+        fs, path = url_to_fs(url)
         options = {} if block_size is None else {"block_size": block_size}
         with fs.open(path, "rb", **options) as handle:
             yield handle
@@ -54,14 +48,14 @@ def open_input(url: str, block_size: int | None = None) -> Iterator[IO[bytes]]:
 
 def input_size(url: str) -> int:
     if is_url(url):
-        fs, path = _fs(url)
+        fs, path = url_to_fs(url)
         return int(fs.size(path))
     return os.path.getsize(url)
 
 
 def input_exists(url: str) -> bool:
     if is_url(url):
-        fs, path = _fs(url)
+        fs, path = url_to_fs(url)
         return bool(fs.exists(path))
     return os.path.isfile(url)
 
@@ -82,7 +76,7 @@ def input_fingerprint(url: str) -> str:
 
 def _glob(pattern: str) -> list[str]:
     if is_url(pattern):
-        fs, path = _fs(pattern)
+        fs, path = url_to_fs(pattern)
         return sorted(fs.unstrip_protocol(p) for p in fs.glob(path))
     return sorted(glob.glob(os.path.expanduser(pattern)))
 
@@ -90,7 +84,7 @@ def _glob(pattern: str) -> list[str]:
 def _list_dir(url: str) -> list[str] | None:
     """The ``*.tar`` files of a directory (sorted), or None when ``url`` is not a directory."""
     if is_url(url):
-        fs, path = _fs(url)
+        fs, path = url_to_fs(url)
         if not fs.isdir(path):
             return None
         return sorted(fs.unstrip_protocol(p) for p in fs.ls(path, detail=False) if str(p).endswith(".tar"))

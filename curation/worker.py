@@ -25,6 +25,7 @@ from curation.metadata_only import metadata_transform
 from curation.plan import DATASET_FORMATS, KEY_COLUMN, load_plan
 from curation.previous import PreviousShard
 from curation.probe import ProbeError, ProbeInfo, probe_media
+from curation.remote_output import ensure_plan, fetch_shard, publish_shard
 from curation.sections import clips_in_download, download_section, record_section
 from curation.sources import FetchError, fetch
 from curation.stats import FAILED_TO_DOWNLOAD, FAILED_TO_SUBSAMPLE, SUCCESS, ShardStats, stats_path
@@ -153,8 +154,6 @@ class ShardProcessor:
         stats.bytes_written = writer.bytes_written
         stats.finish()
         if self.config.publish_to:  # a remote output folder: upload, its stats last, before the local marker
-            from curation.remote_output import publish_shard
-
             publish_shard(self.config.publish_to, writer.finals, stats.to_json_bytes(), self.name)
         stats.write(self.folder)
         return stats.to_dict()
@@ -273,8 +272,6 @@ def process_shard(shard_id: int, config: Config, attempt: int = 1, state: Worker
     """Process one shard end to end (idempotent: a finished shard is left alone)."""
     folder = Path(config.output_folder)
     if config.publish_to:  # a worker on another machine takes the plan from the remote output folder
-        from curation.remote_output import ensure_plan
-
         ensure_plan(folder, config.publish_to)
     processor = ShardProcessor(config, shard_id, attempt, state=state)
     done = stats_path(folder, processor.name)
@@ -283,8 +280,6 @@ def process_shard(shard_id: int, config: Config, attempt: int = 1, state: Worker
         if not (config.retry_failed and has_failures(previous_stats)):
             return previous_stats
         if config.publish_to:  # its good samples are kept from the published files
-            from curation.remote_output import fetch_shard
-
             fetch_shard(config.publish_to, folder, processor.name)
         processor.previous = PreviousShard(folder, processor.name, config.output_format, config.encode_formats)
     return processor.run()
