@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from curation.errors import TableError
-from curation.fsutil import atomic_write_bytes, url_scheme, url_to_fs
+from curation.fsutil import atomic_write_bytes, temp_name, url_scheme, url_to_fs
 from curation.manifest import MANIFEST, PLAN_DIR
 
 STATS_SUFFIX = "_stats.json"
@@ -84,7 +84,13 @@ class RemoteFolder:
         return bool(self.fs.exists(self.path(f"{PLAN_DIR}/{MANIFEST}")))
 
     def download(self, name: str, local: Path) -> None:
-        atomic_write_bytes(local, self.fs.cat_file(self.path(name)))
+        """Streamed to a temp name, then renamed: a shard tar or a plan file is never held in memory."""
+        tmp = temp_name(local)
+        try:
+            self.fs.get_file(self.path(name), str(tmp))
+            os.replace(tmp, local)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def upload(self, local: Path, name: str) -> None:
         """A file, or a folder's files (the ``files`` output format), under ``name``."""
@@ -101,7 +107,7 @@ class RemoteFolder:
             batch = names[start:start + 500]
             found = self.fs.cat([self.path(name) for name in batch])
             for name in batch:
-                atomic_write_bytes(folder / name, found[self.path(name)])
+                atomic_write_bytes(folder / name, found[self.path(name)])  # stats: a few KB each
 
     def remove(self, names: list[str]) -> None:
         if names:
