@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from curation.mp4_header import read_mp4_header
-from curation.probe import probe, probe_media
+from curation.probe import ProbeError, probe, probe_media
 from tests.support.media import make_video, run_ffmpeg
 
 H264_FAST = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
@@ -112,7 +112,7 @@ def test_anything_else_is_left_to_ffprobe(case: str, folder: Path) -> None:
     path = DEFERRED[case](folder)
     assert read_mp4_header(path) is None
     if case == "html_named_mp4":
-        with pytest.raises(Exception, match="not a media file"):
+        with pytest.raises(ProbeError, match="not a media file"):
             probe_media(path)
     else:
         assert probe_media(path).complete  # ffprobe's own answer
